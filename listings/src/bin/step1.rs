@@ -1,0 +1,71 @@
+//! Step 1: the naive port of `tcp.py`.
+//!
+//! One `write` to send, one `read` to receive, and the counts they return
+//! thrown away. On loopback, with 16 bytes, this nearly always works, which
+//! is the trap: nothing promises that one call moves the whole message.
+
+// Ignoring the count that `read` and `write` return is the very bug this step
+// shows. Clippy knows it as `unused_io_amount` and rejects it by default; the
+// later steps fix the code instead of silencing the lint.
+#![allow(clippy::unused_io_amount)]
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::ExitCode;
+
+use listings::py_bytes;
+
+fn main() -> ExitCode {
+    listings::run(server, client)
+}
+
+// ANCHOR: server
+fn server(address: SocketAddr, out: &mut dyn Write) -> io::Result<()> {
+    let listener = TcpListener::bind(address)?;
+    writeln!(out, "Listening at {}", listener.local_addr()?)?;
+    loop {
+        writeln!(out, "Waiting to accept a new connection")?;
+        let (conn, peer) = listener.accept()?;
+        writeln!(out, "We have accepted a connection from {peer}")?;
+        converse(conn, out)?;
+    }
+}
+// ANCHOR_END: server
+
+// ANCHOR: converse
+fn converse(mut conn: TcpStream, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "  Socket name: {}", conn.local_addr()?)?;
+    writeln!(out, "  Socket peer: {}", conn.peer_addr()?)?;
+    let mut message = [0; 16];
+    // ANCHOR: naive_read
+    conn.read(&mut message)?;
+    // ANCHOR_END: naive_read
+    writeln!(
+        out,
+        "  Incoming sixteen-octet message: {}",
+        py_bytes(&message)
+    )?;
+    conn.write(b"Goodbye, client!")?;
+    drop(conn); // closes the connection, like `sc.close()` in Python
+    writeln!(out, "  Reply sent, socket closed")?;
+    Ok(())
+}
+// ANCHOR_END: converse
+
+// ANCHOR: client
+fn client(address: SocketAddr, out: &mut dyn Write) -> io::Result<()> {
+    let mut sock = TcpStream::connect(address)?;
+    writeln!(
+        out,
+        "Client has been assigned socket name {}",
+        sock.local_addr()?
+    )?;
+    // ANCHOR: naive_write
+    sock.write(b"Hi there, server")?;
+    // ANCHOR_END: naive_write
+    let mut reply = [0; 16];
+    sock.read(&mut reply)?;
+    writeln!(out, "The server said {}", py_bytes(&reply))?;
+    Ok(())
+}
+// ANCHOR_END: client

@@ -1,0 +1,88 @@
+//! Step 2: a loop around `write`.
+//!
+//! `write` may send only the first part of what it is given and says how much
+//! in its return value. This step keeps calling it with whatever is left until
+//! nothing is. Receiving is still naive: that is step 4's job.
+
+// Receiving still ignores the count `read` returns (the bug step 4 fixes);
+// clippy rejects that by default as `unused_io_amount`.
+#![allow(clippy::unused_io_amount)]
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::ExitCode;
+
+use listings::py_bytes;
+
+fn main() -> ExitCode {
+    listings::run(server, client)
+}
+
+// ANCHOR: send_all
+/// Writes all of `data`, however many calls to `write` that takes.
+fn send_all(sock: &mut impl Write, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        match sock.write(data) {
+            // Nothing was sent and nothing ever will be: looping would spin.
+            Ok(0) => {
+                return Err(io::Error::new(
+                    ErrorKind::WriteZero,
+                    "the socket accepted no more bytes",
+                ));
+            }
+            Ok(sent) => data = &data[sent..],
+            // A signal arrived before anything was sent: simply try again.
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: send_all
+
+// ANCHOR: server
+fn server(address: SocketAddr, out: &mut dyn Write) -> io::Result<()> {
+    let listener = TcpListener::bind(address)?;
+    writeln!(out, "Listening at {}", listener.local_addr()?)?;
+    loop {
+        writeln!(out, "Waiting to accept a new connection")?;
+        let (conn, peer) = listener.accept()?;
+        writeln!(out, "We have accepted a connection from {peer}")?;
+        converse(conn, out)?;
+    }
+}
+// ANCHOR_END: server
+
+// ANCHOR: converse
+fn converse(mut conn: TcpStream, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "  Socket name: {}", conn.local_addr()?)?;
+    writeln!(out, "  Socket peer: {}", conn.peer_addr()?)?;
+    let mut message = [0; 16];
+    conn.read(&mut message)?;
+    writeln!(
+        out,
+        "  Incoming sixteen-octet message: {}",
+        py_bytes(&message)
+    )?;
+    send_all(&mut conn, b"Goodbye, client!")?;
+    drop(conn); // closes the connection, like `sc.close()` in Python
+    writeln!(out, "  Reply sent, socket closed")?;
+    Ok(())
+}
+// ANCHOR_END: converse
+
+// ANCHOR: client
+fn client(address: SocketAddr, out: &mut dyn Write) -> io::Result<()> {
+    let mut sock = TcpStream::connect(address)?;
+    writeln!(
+        out,
+        "Client has been assigned socket name {}",
+        sock.local_addr()?
+    )?;
+    send_all(&mut sock, b"Hi there, server")?;
+    let mut reply = [0; 16];
+    sock.read(&mut reply)?;
+    writeln!(out, "The server said {}", py_bytes(&reply))?;
+    Ok(())
+}
+// ANCHOR_END: client
