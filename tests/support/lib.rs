@@ -1,1 +1,242 @@
-//! x
+//! Support shared by the book's tests: building and running the step
+//! programs, and waiting for the lines they print.
+//!
+//! Nothing here sleeps to synchronise: a test waits for a line a program
+//! prints (a server's "Listening at ..."), or for a process to exit. The
+//! time limits below only stop a broken program from hanging the test suite.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::Duration;
+
+use wait_timeout::ChildExt;
+
+/// Longest a test waits for a line or an exit before it declares the program
+/// hung. Generous: a loaded CI machine must not fail a correct program.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The step programs, in the book's order.
+pub const STEPS: [&str; 5] = ["step1", "step2", "step3", "step4", "step5"];
+
+/// The root of the repository.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The path of a `listings` binary, built on first use.
+///
+/// The tests live in the root package, and Cargo only tells a package's tests
+/// where that same package's binaries are, so this builds the `listings`
+/// binaries itself, once, into the profile directory the tests run from.
+pub fn bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        // target/<profile>/deps/<test executable>
+        let exe = std::env::current_exe().expect("the test executable has a path");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("tests run from target/<profile>/deps");
+        let mut build = Command::new(env!("CARGO"));
+        build.current_dir(repo()).args(["build", "--quiet", "-p", "listings", "--bins"]);
+        if profile_dir.file_name() == Some(OsStr::new("release")) {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo runs");
+        assert!(status.success(), "building the listings binaries failed");
+        profile_dir.to_path_buf()
+    });
+    dir.join(name)
+}
+
+/// What a finished program did.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// The exit code; a program killed by a signal has none.
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// Checks that the program failed with `code` and said why in exactly one
+    /// line on stderr, with no sign of a panic. Returns that line.
+    pub fn one_line_error(&self, code: i32) -> &str {
+        assert_eq!(self.code(), Some(code), "exit code; the run was {self:#?}");
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "stderr must be one line; the run was {self:#?}");
+        assert!(
+            !self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"),
+            "a panic is not an error message: {self:#?}"
+        );
+        lines[0]
+    }
+}
+
+/// Runs a program to the end (or kills it after [`PATIENCE`] and fails).
+pub fn run<I, S>(program: impl AsRef<OsStr>, args: I) -> Finished
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut child = Command::new(program.as_ref())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", program.as_ref()));
+    // Drain both pipes while waiting, so a chatty program cannot block on a
+    // full pipe.
+    let stdout = drain(child.stdout.take().expect("piped"));
+    let stderr = drain(child.stderr.take().expect("piped"));
+    let status = match child.wait_timeout(PATIENCE).expect("wait works") {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{:?} did not finish within {PATIENCE:?}", program.as_ref());
+        }
+    };
+    Finished {
+        status,
+        stdout: stdout.join().expect("reader thread"),
+        stderr: stderr.join().expect("reader thread"),
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+/// A server process, killed when dropped.
+pub struct Server {
+    child: Child,
+    /// Where it listens, as its first line said.
+    pub address: SocketAddr,
+    /// Every stdout line so far, the "Listening at" line first.
+    pub stdout: Vec<String>,
+    stdout_lines: Receiver<String>,
+    stderr_lines: Receiver<String>,
+}
+
+impl Server {
+    /// Starts `program args...` and waits for its "Listening at ADDRESS" line.
+    pub fn start<I, S>(program: impl AsRef<OsStr>, args: I) -> Server
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut child = Command::new(program.as_ref())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", program.as_ref()));
+        let stdout_lines = lines_of(child.stdout.take().expect("piped"));
+        let stderr_lines = lines_of(child.stderr.take().expect("piped"));
+        let mut server = Server {
+            child,
+            address: SocketAddr::from(([0, 0, 0, 0], 0)),
+            stdout: Vec::new(),
+            stdout_lines,
+            stderr_lines,
+        };
+        let first = server.next_stdout_line();
+        server.address = first
+            .strip_prefix("Listening at ")
+            .and_then(|rest| rest.parse().ok())
+            .unwrap_or_else(|| panic!("a server's first line names its address, not {first:?}"));
+        server
+    }
+
+    /// Port for a client's `-p`.
+    pub fn port(&self) -> String {
+        self.address.port().to_string()
+    }
+
+    /// Waits for the server's next stdout line.
+    pub fn next_stdout_line(&mut self) -> String {
+        let line = next(&self.stdout_lines, "stdout");
+        self.stdout.push(line.clone());
+        line
+    }
+
+    /// Waits until the server prints exactly `line` on stdout, and returns
+    /// the lines it printed before it.
+    pub fn wait_for_stdout(&mut self, line: &str) -> Vec<String> {
+        let mut before = Vec::new();
+        loop {
+            let next = self.next_stdout_line();
+            if next == line {
+                return before;
+            }
+            before.push(next);
+        }
+    }
+
+    /// Waits for the server's next stderr line.
+    pub fn next_stderr_line(&mut self) -> String {
+        next(&self.stderr_lines, "stderr")
+    }
+
+    /// Whether the process is still running (it should be, for a server).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+fn next(lines: &Receiver<String>, which: &str) -> String {
+    lines
+        .recv_timeout(PATIENCE)
+        .unwrap_or_else(|e| panic!("no line on the server's {which} ({e:?})"))
+}
+
+/// A port on 127.0.0.1 that nothing listens on: the kernel hands out a free
+/// port, and closing the listener frees it again.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    listener.local_addr().expect("bound").port()
+}
+
+/// The interpreter for the Python peer in `tests/peer.py`.
+pub fn python() -> &'static str {
+    "python3"
+}
+
+/// The path of the Python peer.
+pub fn python_peer() -> PathBuf {
+    repo().join("tests").join("peer.py")
+}

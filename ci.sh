@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Every check the book has, from a fresh clone on a fresh machine: installs
+# what is missing (python3 through apt-get, a pinned mdbook through cargo),
+# then runs the lints, the tests, the build and mdbook's own test of the book.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+MDBOOK_VERSION=0.5.4
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v python3 >/dev/null; then
+    step "installing python3 (the tests' independent peer is written in Python)"
+    apt-get update -qq && apt-get install -y -qq python3
+fi
+
+if [ "$(mdbook --version 2>/dev/null)" != "mdbook v$MDBOOK_VERSION" ]; then
+    step "installing mdbook $MDBOOK_VERSION"
+    cargo install --locked mdbook --version "$MDBOOK_VERSION"
+fi
+
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    step "adding rustfmt and clippy to the toolchain"
+    rustup component add rustfmt clippy
+fi
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "mdbook build (warnings fail it)"
+mdbook build 2>&1 | tee target/mdbook-build.log
+if grep -E '(WARN|ERROR)' target/mdbook-build.log; then
+    echo "mdbook build printed warnings" >&2
+    exit 1
+fi
+
+step "mdbook test"
+bash tests/mdbook-test.sh
+
+echo
+echo "All checks passed."
