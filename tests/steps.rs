@@ -29,16 +29,29 @@ fn every_demo_exits_zero_and_shows_both_sides_of_one_connection() {
         assert_eq!(demo.code(), Some(0), "{step} demo: {demo:#?}");
         let out = &demo.stdout;
         assert!(
-            out.contains(&format!("server |   Incoming sixteen-octet message: {REQUEST_SHOWN}\n")),
+            out.contains(&format!(
+                "server |   Incoming sixteen-octet message: {REQUEST_SHOWN}\n"
+            )),
             "{step}: {out}"
         );
-        assert!(out.contains(&format!("client | The server said {REPLY_SHOWN}\n")), "{step}: {out}");
+        assert!(
+            out.contains(&format!("client | The server said {REPLY_SHOWN}\n")),
+            "{step}: {out}"
+        );
         // The two transcripts describe one connection: the client's own
         // address is the peer the server accepted.
-        let client_name = value_after(out.lines(), "client | Client has been assigned socket name ");
+        let client_name = value_after(
+            out.lines(),
+            "client | Client has been assigned socket name ",
+        );
         let server_peer = value_after(out.lines(), "server |   Socket peer: ");
         assert_eq!(client_name, server_peer, "{step}: {out}");
-        assert!(out.lines().next().unwrap_or("").starts_with("server | Listening at 127.0.0.1:"));
+        assert!(
+            out.lines()
+                .next()
+                .unwrap_or("")
+                .starts_with("server | Listening at 127.0.0.1:")
+        );
     }
 }
 
@@ -46,15 +59,25 @@ fn every_demo_exits_zero_and_shows_both_sides_of_one_connection() {
 fn every_step_serves_clients_from_separate_processes() {
     for step in STEPS {
         let mut server = Server::start(bin(step), ["server", "-p", "0"]);
-        assert!(server.address.ip().is_loopback(), "{step} listens on 127.0.0.1 by default");
+        assert!(
+            server.address.ip().is_loopback(),
+            "{step} listens on 127.0.0.1 by default"
+        );
         assert_eq!(server.wait_for_stdout(WAITING), Vec::<String>::new());
         // Two clients in turn: the server answers each and carries on.
         for _ in 0..2 {
             let client = run(bin(step), ["client", "-p", &server.port()]);
             assert_eq!(client.code(), Some(0), "{step} client: {client:#?}");
             let lines: Vec<&str> = client.stdout.lines().collect();
-            assert_eq!(lines.len(), 2, "{step} client prints two lines: {client:#?}");
-            let name = value_after(lines.iter().copied(), "Client has been assigned socket name ");
+            assert_eq!(
+                lines.len(),
+                2,
+                "{step} client prints two lines: {client:#?}"
+            );
+            let name = value_after(
+                lines.iter().copied(),
+                "Client has been assigned socket name ",
+            );
             assert_eq!(lines[1], format!("The server said {REPLY_SHOWN}"));
 
             let served = server.wait_for_stdout(WAITING);
@@ -77,22 +100,56 @@ fn every_step_serves_clients_from_separate_processes() {
 fn looping_steps_serve_a_python_client() {
     for step in LOOPING_STEPS {
         let mut server = Server::start(bin(step), ["server", "-p", "0"]);
-        let client = run(python(), [python_peer().to_str().unwrap(), "client", "-p", &server.port()]);
-        assert_eq!(client.code(), Some(0), "{step} with a Python client: {client:#?}");
-        assert_eq!(client.stdout, format!("python client received {REPLY_SHOWN}\n"));
-        server.wait_for_stdout(&format!("  Incoming sixteen-octet message: {REQUEST_SHOWN}"));
+        let client = run(
+            python(),
+            [
+                python_peer().to_str().unwrap(),
+                "client",
+                "-p",
+                &server.port(),
+            ],
+        );
+        assert_eq!(
+            client.code(),
+            Some(0),
+            "{step} with a Python client: {client:#?}"
+        );
+        assert_eq!(
+            client.stdout,
+            format!("python client received {REPLY_SHOWN}\n")
+        );
+        server.wait_for_stdout(&format!(
+            "  Incoming sixteen-octet message: {REQUEST_SHOWN}"
+        ));
     }
 }
 
 #[test]
 fn looping_steps_talk_to_a_python_server() {
     for step in LOOPING_STEPS {
-        let mut server = Server::start(python(), [python_peer().to_str().unwrap(), "server", "-p", "0"]);
+        let mut server = Server::start(
+            python(),
+            [python_peer().to_str().unwrap(), "server", "-p", "0"],
+        );
         let client = run(bin(step), ["client", "-p", &server.port()]);
-        assert_eq!(client.code(), Some(0), "{step} client of a Python server: {client:#?}");
-        assert!(client.stdout.ends_with(&format!("The server said {REPLY_SHOWN}\n")), "{client:#?}");
+        assert_eq!(
+            client.code(),
+            Some(0),
+            "{step} client of a Python server: {client:#?}"
+        );
+        assert!(
+            client
+                .stdout
+                .ends_with(&format!("The server said {REPLY_SHOWN}\n")),
+            "{client:#?}"
+        );
         let received = server.next_stdout_line();
-        assert!(received.starts_with(&format!("python server received {REQUEST_SHOWN} from 127.0.0.1:")), "{received}");
+        assert!(
+            received.starts_with(&format!(
+                "python server received {REQUEST_SHOWN} from 127.0.0.1:"
+            )),
+            "{received}"
+        );
     }
 }
 
@@ -138,10 +195,17 @@ fn a_port_that_is_not_a_port_is_a_usage_error() {
         ] {
             let run = run(bin(step), [role, "-p", port]);
             let line = run.one_line_error(2);
-            assert!(line.starts_with("error: ") && line.contains(complaint), "{step} {role} -p {port}: {line}");
+            assert!(
+                line.starts_with("error: ") && line.contains(complaint),
+                "{step} {role} -p {port}: {line}"
+            );
         }
         let unknown = run(bin(step), ["serve"]);
-        assert!(unknown.one_line_error(2).contains("unrecognized subcommand 'serve'"));
+        assert!(
+            unknown
+                .one_line_error(2)
+                .contains("unrecognized subcommand 'serve'")
+        );
     }
 }
 
@@ -154,8 +218,16 @@ fn help_explains_both_roles() {
             assert!(help.stdout.contains(role), "{step} --help: {}", help.stdout);
         }
         let server_help = run(bin(step), ["server", "--help"]);
-        assert!(server_help.stdout.contains("[default: 1060]"), "{}", server_help.stdout);
-        assert!(server_help.stdout.contains("[default: 127.0.0.1]"), "{}", server_help.stdout);
+        assert!(
+            server_help.stdout.contains("[default: 1060]"),
+            "{}",
+            server_help.stdout
+        );
+        assert!(
+            server_help.stdout.contains("[default: 127.0.0.1]"),
+            "{}",
+            server_help.stdout
+        );
     }
 }
 
@@ -175,7 +247,11 @@ fn looping_servers_report_a_client_that_hangs_up_early_and_serve_the_next() {
             "{step}"
         );
         let client = run(bin(step), ["client", "-p", &server.port()]);
-        assert_eq!(client.code(), Some(0), "{step} after a quitter: {client:#?}");
+        assert_eq!(
+            client.code(),
+            Some(0),
+            "{step} after a quitter: {client:#?}"
+        );
         assert!(server.is_running());
     }
 }
@@ -221,6 +297,10 @@ fn naive_clients_take_a_short_reply_for_the_whole_message() {
         // One read, its count ignored: the four bytes that came, then the
         // zeros the buffer started with.
         let padded = format!("The server said b'Good{}'\n", r"\x00".repeat(12));
-        assert!(client.stdout.ends_with(&padded), "{step}: {}", client.stdout);
+        assert!(
+            client.stdout.ends_with(&padded),
+            "{step}: {}",
+            client.stdout
+        );
     }
 }

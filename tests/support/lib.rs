@@ -39,9 +39,14 @@ pub fn bin(name: &str) -> PathBuf {
     let dir = BUILT.get_or_init(|| {
         // target/<profile>/deps/<test executable>
         let exe = std::env::current_exe().expect("the test executable has a path");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("tests run from target/<profile>/deps");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("tests run from target/<profile>/deps");
         let mut build = Command::new(env!("CARGO"));
-        build.current_dir(repo()).args(["build", "--quiet", "-p", "listings", "--bins"]);
+        build
+            .current_dir(repo())
+            .args(["build", "--quiet", "-p", "listings", "--bins"]);
         if profile_dir.file_name() == Some(OsStr::new("release")) {
             build.arg("--release");
         }
@@ -71,7 +76,11 @@ impl Finished {
     pub fn one_line_error(&self, code: i32) -> &str {
         assert_eq!(self.code(), Some(code), "exit code; the run was {self:#?}");
         let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "stderr must be one line; the run was {self:#?}");
+        assert_eq!(
+            lines.len(),
+            1,
+            "stderr must be one line; the run was {self:#?}"
+        );
         assert!(
             !self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"),
             "a panic is not an error message: {self:#?}"
