@@ -52,19 +52,9 @@ const USAGE: u8 = 2;
 /// Every failure becomes one line on stderr and a non-zero exit code:
 /// 2 for bad arguments, 1 for anything that went wrong on the network.
 pub fn run(server: Role, client: Role) -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match parse_args() {
         Ok(cli) => cli,
-        Err(error) if !error.use_stderr() => {
-            // --help: clap's full text on stdout is what was asked for.
-            let _ = error.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            let text = error.to_string();
-            let first_line = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("{first_line} (see --help)");
-            return ExitCode::from(USAGE);
-        }
+        Err(exit) => return exit,
     };
     let outcome = match cli.role {
         None => demo::run(server, client),
@@ -78,6 +68,24 @@ pub fn run(server: Role, client: Role) -> ExitCode {
             ExitCode::from(FAILED)
         }
     }
+}
+
+/// Parses the command line into `T`. On `--help` the help is printed and on
+/// bad arguments one line of error; either way the `Err` is the exit code to
+/// end with.
+pub fn parse_args<T: Parser>() -> Result<T, ExitCode> {
+    T::try_parse().map_err(|error| {
+        if error.use_stderr() {
+            let text = error.to_string();
+            let first_line = text.lines().next().unwrap_or("error: invalid arguments");
+            eprintln!("{first_line} (see --help)");
+            ExitCode::from(USAGE)
+        } else {
+            // --help: clap's full text on stdout is what was asked for.
+            let _ = error.print();
+            ExitCode::SUCCESS
+        }
+    })
 }
 
 fn play(what: &str, role: Role, endpoint: &Endpoint) -> Result<(), Failure> {

@@ -13,7 +13,7 @@ mod cli;
 mod demo;
 mod python;
 
-pub use cli::run;
+pub use cli::{parse_args, run};
 pub use python::{PyBytes, py_bytes};
 
 use std::io::{self, Write};

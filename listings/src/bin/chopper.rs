@@ -1,0 +1,193 @@
+//! chopper: a TCP relay that cuts the bytes it forwards into small pieces.
+//!
+//! On loopback a 16-byte message nearly always arrives in one piece, so the
+//! naive step 1 looks correct. Put chopper between a client and a server and
+//! every message arrives the way it might over a real network: a few bytes
+//! at a time, with pauses. Programs that loop (step 4 on) still work; step 1
+//! does not.
+//!
+//! ```text
+//! client ──> chopper --listen 127.0.0.1:1061 ──pieces──> server on 127.0.0.1:1060
+//! ```
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::ExitCode;
+use std::thread;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// A TCP relay that forwards a client's bytes to a server in small pieces,
+/// printing one line per piece, to show how programs cope with data that
+/// arrives a little at a time.
+#[derive(Parser, Clone, Copy)]
+#[command(disable_version_flag = true)]
+struct Settings {
+    /// Address to accept clients on
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:1061")]
+    listen: SocketAddr,
+    /// Address of the server each client is relayed to
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:1060")]
+    to: SocketAddr,
+    /// Largest piece forwarded at once, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    chunk: u32,
+    /// Pause between two pieces, in milliseconds
+    #[arg(long = "delay-ms", value_name = "MS", default_value_t = 0)]
+    delay_ms: u64,
+    /// Cut the server's replies into pieces too (by default they are
+    /// forwarded as they arrive)
+    #[arg(long)]
+    both: bool,
+}
+
+fn main() -> ExitCode {
+    let settings: Settings = match listings::parse_args() {
+        Ok(settings) => settings,
+        Err(exit) => return exit,
+    };
+    let listener = match TcpListener::bind(settings.listen) {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("error: cannot listen on {}: {error}", settings.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(address) => println!("Listening at {address}"),
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
+    println!(
+        "Relaying to {} in pieces of at most {} bytes, {} ms apart",
+        settings.to, settings.chunk, settings.delay_ms
+    );
+    for (number, incoming) in (1..).zip(listener.incoming()) {
+        match incoming {
+            // A thread per connection: one slow relay must not hold up others.
+            Ok(client) => {
+                thread::spawn(move || relay(number, client, settings));
+            }
+            Err(error) => eprintln!("conn {number}: error: accept: {error}"),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Relays one client's connection until both sides have finished.
+fn relay(number: u64, client: TcpStream, settings: Settings) {
+    let server = match TcpStream::connect(settings.to) {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!(
+                "conn {number}: error: cannot reach {}: {error}",
+                settings.to
+            );
+            return;
+        }
+    };
+    println!(
+        "conn {number}: relaying {} to {}",
+        peer(&client),
+        settings.to
+    );
+    let to_server = Pump {
+        number,
+        direction: "client -> server",
+        chunk: Some(settings.chunk as usize),
+        delay: Duration::from_millis(settings.delay_ms),
+    };
+    let to_client = Pump {
+        direction: "server -> client",
+        chunk: settings.both.then_some(settings.chunk as usize),
+        ..to_server
+    };
+    let (client_reader, server_reader) = match (client.try_clone(), server.try_clone()) {
+        (Ok(c), Ok(s)) => (c, s),
+        (Err(error), _) | (_, Err(error)) => {
+            eprintln!("conn {number}: error: {error}");
+            return;
+        }
+    };
+    let replies = thread::spawn(move || to_client.run(server_reader, client));
+    to_server.run(client_reader, server);
+    let _ = replies.join();
+}
+
+fn peer(stream: &TcpStream) -> String {
+    stream
+        .peer_addr()
+        .map_or_else(|_| "a client".to_owned(), |a| a.to_string())
+}
+
+/// One direction of a relayed connection.
+#[derive(Clone, Copy)]
+struct Pump {
+    number: u64,
+    direction: &'static str,
+    /// `None`: forward each read as it came.
+    chunk: Option<usize>,
+    delay: Duration,
+}
+
+impl Pump {
+    fn run(self, mut from: TcpStream, mut to: TcpStream) {
+        // Each piece goes out as its own segment instead of waiting to be
+        // merged with the next one (Nagle's algorithm would merge them).
+        let _ = to.set_nodelay(true);
+        match self.forward(&mut from, &mut to) {
+            Ok(()) => {
+                println!(
+                    "conn {}: {}: end of data, passed on",
+                    self.number, self.direction
+                );
+                // Pass the half-close on: the receiver sees end-of-file, and
+                // can still answer the other way.
+                let _ = to.shutdown(Shutdown::Write);
+            }
+            Err(error) => {
+                eprintln!("conn {}: error: {}: {error}", self.number, self.direction);
+                // The connection is broken: end both directions so the other
+                // pump stops too instead of waiting forever.
+                let _ = from.shutdown(Shutdown::Both);
+                let _ = to.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    fn forward(&self, from: &mut TcpStream, to: &mut TcpStream) -> io::Result<()> {
+        let mut buffer = vec![0; 64 * 1024];
+        let mut first = true;
+        loop {
+            let received = match from.read(&mut buffer) {
+                Ok(0) => return Ok(()),
+                Ok(received) => received,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            let data = &buffer[..received];
+            let pieces = match self.chunk {
+                Some(size) => data.chunks(size).collect::<Vec<_>>(),
+                None => vec![data],
+            };
+            for piece in pieces {
+                if !first && !self.delay.is_zero() {
+                    thread::sleep(self.delay);
+                }
+                first = false;
+                to.write_all(piece)?;
+                let unit = if piece.len() == 1 { "byte" } else { "bytes" };
+                println!(
+                    "conn {}: {}: {} {unit}",
+                    self.number,
+                    self.direction,
+                    piece.len()
+                );
+            }
+        }
+    }
+}
