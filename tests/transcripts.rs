@@ -16,7 +16,8 @@
 //! with no server running gets a port nobody listens on.
 //!
 //! `BLESS=1 cargo test --test transcripts` writes the real output into the
-//! book instead of comparing (with the ports written back as 1060).
+//! book instead of comparing (with the ports written back as 1060);
+//! `CHAPTER=step4` limits a run to the chapters whose file name contains it.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -198,6 +199,45 @@ impl Invocation {
         command
     }
 
+    /// Whether this is a relay (`--to` names where it forwards).
+    fn is_relay(&self) -> bool {
+        self.args.iter().any(|a| a == "--to")
+    }
+
+    /// The same relay listening on a free port and forwarding to `port`.
+    fn relaying_to(&self, port: u16) -> Command {
+        let mut args = Vec::new();
+        let mut words = self.args.iter();
+        while let Some(word) = words.next() {
+            if word == "--listen" || word == "--to" {
+                words.next();
+            } else {
+                args.push(word.clone());
+            }
+        }
+        let to = format!("127.0.0.1:{port}");
+        args.extend(["--listen", "127.0.0.1:0", "--to", &to].map(str::to_owned));
+        let mut command = Command::new(&self.program);
+        command.args(args).current_dir(repo());
+        command
+    }
+
+    /// The port the book's command uses: `-p` for a step, `--listen` for a
+    /// relay, or their defaults.
+    fn book_port(&self) -> u16 {
+        let (flag, default) = if self.is_relay() {
+            ("--listen", 1061)
+        } else {
+            ("-p", BOOK_PORT)
+        };
+        self.args
+            .iter()
+            .position(|a| a == flag || (flag == "-p" && a == "--port"))
+            .and_then(|i| self.args.get(i + 1))
+            .and_then(|v| v.rsplit(':').next()?.parse().ok())
+            .unwrap_or(default)
+    }
+
     fn plain(&self) -> Command {
         let mut command = Command::new(&self.program);
         command.args(&self.args).current_dir(repo());
@@ -271,6 +311,8 @@ impl Drop for Terminal {
 struct RunningServer {
     block: usize,
     port: u16,
+    /// The port the book shows for it.
+    book_port: u16,
     terminal: Terminal,
     output: Vec<String>,
 }
@@ -296,30 +338,30 @@ fn normalise(line: &str) -> String {
     out
 }
 
-/// Writes `port` back as the book's 1060 in blessed output.
-fn as_in_book(lines: &[String], port: u16) -> Vec<String> {
+/// Writes the ports of this run back as the book's ports (1060 for a
+/// server, the relay's own `--listen` port for a relay) in blessed output.
+fn as_in_book(lines: &[String], ports: &[(u16, u16)]) -> Vec<String> {
     lines
         .iter()
         .map(|line| {
             let mut line = line.clone();
-            for host in ["127.0.0.1:", "[::1]:"] {
-                let from = format!("{host}{port}");
-                let to = format!("{host}{BOOK_PORT}");
-                // Only whole port numbers: 127.0.0.1:1060 must not match 127.0.0.1:10600.
-                let mut fixed = String::new();
-                let mut rest = line.as_str();
-                while let Some(i) = rest.find(&from) {
-                    let after = &rest[i + from.len()..];
-                    fixed.push_str(&rest[..i]);
-                    fixed.push_str(if after.starts_with(|c: char| c.is_ascii_digit()) {
-                        &from
-                    } else {
-                        &to
-                    });
-                    rest = after;
+            for &(actual, book) in ports {
+                for host in ["127.0.0.1:", "[::1]:"] {
+                    let from = format!("{host}{actual}");
+                    let to = format!("{host}{book}");
+                    // Whole port numbers only: :4242 must not match :42420.
+                    let mut fixed = String::new();
+                    let mut rest = line.as_str();
+                    while let Some(i) = rest.find(&from) {
+                        let after = &rest[i + from.len()..];
+                        fixed.push_str(&rest[..i]);
+                        let whole = !after.starts_with(|c: char| c.is_ascii_digit());
+                        fixed.push_str(if whole { &to } else { &from });
+                        rest = after;
+                    }
+                    fixed.push_str(rest);
+                    line = fixed;
                 }
-                fixed.push_str(rest);
-                line = fixed;
             }
             line
         })
@@ -341,72 +383,107 @@ fn run_chapter(blocks: &[Block], blessing: bool) -> Outcome {
     let mut outcome = Outcome {
         actual: BTreeMap::new(),
     };
-    let mut server: Option<RunningServer> = None;
+    // Servers and relays left running, in the order they were started; a
+    // client talks to the last one, and a relay forwards to the one before.
+    let mut running: Vec<RunningServer> = Vec::new();
     for (index, block) in blocks.iter().enumerate() {
         let invocation = Invocation::parse(block);
         let role = invocation.role();
-        let starts_a_server = role == Some("server")
-            && block
-                .expected
-                .first()
-                .is_some_and(|l| l.starts_with("Listening at"));
-        if starts_a_server {
-            if let Some(previous) = server.take() {
-                finish_server(previous, blocks, blessing, &mut outcome);
-            }
-            let terminal = Terminal::start(invocation.on_port(0));
-            let first = terminal.lines.recv_timeout(PATIENCE).unwrap_or_else(|e| {
-                panic!("{}: the server printed nothing ({e:?})", block.place())
-            });
-            let port = first
-                .strip_prefix("Listening at ")
-                .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
-                .map(|a| a.port())
-                .unwrap_or_else(|| {
+        let keeps_running = block
+            .expected
+            .first()
+            .is_some_and(|l| l.starts_with("Listening at"));
+        let next_hop = running.last().map(|r| r.port);
+        if keeps_running && (role == Some("server") || invocation.is_relay()) {
+            let command = if invocation.is_relay() {
+                let to = next_hop.unwrap_or_else(|| {
                     panic!(
-                        "{}: expected `Listening at ADDRESS`, got {first:?}",
+                        "{}: a relay needs a server running to relay to",
                         block.place()
                     )
                 });
-            server = Some(RunningServer {
-                block: index,
-                port,
-                terminal,
-                output: vec![first],
-            });
+                invocation.relaying_to(to)
+            } else {
+                // A new server starts a new scene: the old ones are done.
+                finish_all(&mut running, blocks, blessing, &mut outcome);
+                invocation.on_port(0)
+            };
+            running.push(RunningServer::start(index, block, &invocation, command));
             continue;
         }
-        let (command, port) = match (role, &server) {
-            (Some("server" | "client"), Some(running)) => {
-                (invocation.on_port(running.port), running.port)
-            }
+        let ports: Vec<(u16, u16)> = running.iter().map(|r| (r.port, r.book_port)).collect();
+        let (command, ports) = match (role, next_hop) {
+            (Some("server" | "client"), Some(port)) => (invocation.on_port(port), ports),
             (Some("server"), None) => panic!(
                 "{}: a server block that shows an error needs a server already running to collide with",
                 block.place()
             ),
             (Some("client"), None) => {
                 let port = closed_port();
-                (invocation.on_port(port), port)
+                (
+                    invocation.on_port(port),
+                    vec![(port, invocation.book_port())],
+                )
             }
-            _ => (invocation.plain(), BOOK_PORT),
+            _ => (invocation.plain(), ports),
         };
         let output = Terminal::start(command).finish(&block.place());
-        outcome.record(index, as_in_book(&output, port));
-        if let Some(running) = server.as_mut() {
-            // Collect what the server said about this client while it is fresh.
-            while let Ok(line) = running.terminal.lines.try_recv() {
-                running.output.push(line);
+        outcome.record(index, as_in_book(&output, &ports));
+        for server in &mut running {
+            // Collect what each server said about this client while it is fresh.
+            while let Ok(line) = server.terminal.lines.try_recv() {
+                server.output.push(line);
             }
         }
     }
-    if let Some(running) = server.take() {
-        finish_server(running, blocks, blessing, &mut outcome);
-    }
+    finish_all(&mut running, blocks, blessing, &mut outcome);
     outcome
+}
+
+/// Compares (or blesses) every running server's block, the last started
+/// first: a relay prints its last lines after its server has answered.
+fn finish_all(
+    running: &mut Vec<RunningServer>,
+    blocks: &[Block],
+    blessing: bool,
+    outcome: &mut Outcome,
+) {
+    let ports: Vec<(u16, u16)> = running.iter().map(|r| (r.port, r.book_port)).collect();
+    for done in running.drain(..).rev() {
+        finish_server(done, &ports, blocks, blessing, outcome);
+    }
+}
+
+impl RunningServer {
+    fn start(index: usize, block: &Block, invocation: &Invocation, command: Command) -> Self {
+        let terminal = Terminal::start(command);
+        let first = terminal
+            .lines
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|e| panic!("{}: the program printed nothing ({e:?})", block.place()));
+        let port = first
+            .strip_prefix("Listening at ")
+            .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+            .map(|a| a.port())
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: expected `Listening at ADDRESS`, got {first:?}",
+                    block.place()
+                )
+            });
+        RunningServer {
+            block: index,
+            port,
+            book_port: invocation.book_port(),
+            terminal,
+            output: vec![first],
+        }
+    }
 }
 
 fn finish_server(
     mut running: RunningServer,
+    ports: &[(u16, u16)],
     blocks: &[Block],
     blessing: bool,
     outcome: &mut Outcome,
@@ -422,7 +499,7 @@ fn finish_server(
         while let Ok(line) = running
             .terminal
             .lines
-            .recv_timeout(Duration::from_millis(500))
+            .recv_timeout(Duration::from_millis(1000))
         {
             running.output.push(line);
         }
@@ -437,7 +514,7 @@ fn finish_server(
             running.output.push(line);
         }
     }
-    let mut shown = as_in_book(&running.output, running.port);
+    let mut shown = as_in_book(&running.output, ports);
     shown.push(INTERRUPT.to_owned());
     outcome.record(running.block, shown);
 }
@@ -447,7 +524,13 @@ fn every_transcript_in_the_book_matches_a_fresh_run() {
     let blessing = std::env::var_os("BLESS").is_some();
     let mut checked = 0;
     let mut mismatches = Vec::new();
+    // CHAPTER=name checks (or blesses) only the chapters whose file name
+    // contains it: handy while writing one.
+    let only = std::env::var("CHAPTER").unwrap_or_default();
     for chapter in chapters() {
+        if !chapter.to_string_lossy().contains(&only) {
+            continue;
+        }
         let text = fs::read_to_string(&chapter).unwrap();
         let blocks = console_blocks(&chapter, &text);
         if blocks.is_empty() {
@@ -509,6 +592,9 @@ fn ports_are_normalised_whole() {
         normalise("127.0.0.1 and 127.0.0.1:x"),
         "127.0.0.1 and 127.0.0.1:x"
     );
-    let back = as_in_book(&["at 127.0.0.1:4242, not 127.0.0.1:42420".to_owned()], 4242);
+    let back = as_in_book(
+        &["at 127.0.0.1:4242, not 127.0.0.1:42420".to_owned()],
+        &[(4242, 1060)],
+    );
     assert_eq!(back, ["at 127.0.0.1:1060, not 127.0.0.1:42420"]);
 }

@@ -63,8 +63,10 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "Relaying to {} in pieces of at most {} bytes, {} ms apart",
-        settings.to, settings.chunk, settings.delay_ms
+        "Relaying to {} in pieces of at most {}, {} ms apart",
+        settings.to,
+        bytes(settings.chunk as usize),
+        settings.delay_ms
     );
     for (number, incoming) in (1..).zip(listener.incoming()) {
         match incoming {
@@ -116,6 +118,10 @@ fn relay(number: u64, client: TcpStream, settings: Settings) {
     let replies = thread::spawn(move || to_client.run(server_reader, client));
     to_server.run(client_reader, server);
     let _ = replies.join();
+}
+
+fn bytes(count: usize) -> String {
+    format!("{count} byte{}", if count == 1 { "" } else { "s" })
 }
 
 fn peer(stream: &TcpStream) -> String {
