@@ -7,10 +7,13 @@
 //! - [`run`]: reads the command line and starts the server, the client, or
 //!   (with no arguments) a demo of both talking to each other;
 //! - [`py_bytes`]: prints bytes the way Python's `repr` does, so the Rust
-//!   output can be set beside `tcp.py`'s.
+//!   output can be set beside `tcp.py`'s;
+//! - [`doubles`]: a reader and a writer that move data a little at a time on
+//!   demand, for the tests that prove the steps' loops.
 
 mod cli;
 mod demo;
+pub mod doubles;
 mod python;
 
 pub use cli::{parse_args, run};
