@@ -185,14 +185,11 @@ impl Pump {
                     thread::sleep(self.delay);
                 }
                 first = false;
+                // Announce the piece before sending it: whatever the receiver
+                // prints in response then comes after this line.
+                let size = bytes(piece.len());
+                println!("conn {}: {}: {size}", self.number, self.direction);
                 to.write_all(piece)?;
-                let unit = if piece.len() == 1 { "byte" } else { "bytes" };
-                println!(
-                    "conn {}: {}: {} {unit}",
-                    self.number,
-                    self.direction,
-                    piece.len()
-                );
             }
         }
     }
