@@ -249,3 +249,5 @@ pub fn python() -> &'static str {
 pub fn python_peer() -> PathBuf {
     repo().join("tests").join("peer.py")
 }
+
+pub mod include;
