@@ -81,6 +81,8 @@ fn main() {
         });
     }
 
+    extract_listing_functions(&root, &out_dir);
+
     let copies: Vec<&Path> = chapters.iter().map(|c| c.copy.as_path()).collect();
     skeptic::generate_doc_tests(&copies);
 
@@ -92,6 +94,40 @@ fn main() {
         rename_tests(&generated, &chapters)
     };
     write_if_changed(&out_dir.join(RENAMED_OUTPUT), &renamed);
+}
+
+/// The loops the property tests in `tests/loops.rs` check, as (step file,
+/// anchor). Each anchor holds one whole function.
+const TESTED_FUNCTIONS: [(&str, &str); 3] = [
+    ("step2", "send_all"),
+    ("step4", "recvall"),
+    ("step5", "recvall"),
+];
+
+/// Copies each function in [`TESTED_FUNCTIONS`] out of its step, by the same
+/// anchor the book shows it with, into `OUT_DIR/listings/<step>_<anchor>.rs`,
+/// so the tests `include!` the very code a reader sees, not a copy of it.
+fn extract_listing_functions(root: &Path, out_dir: &Path) {
+    let dir = out_dir.join("listings");
+    fs::create_dir_all(&dir).expect("create OUT_DIR/listings");
+    for (step, anchor) in TESTED_FUNCTIONS {
+        let path = root.join(format!("listings/src/bin/{step}.rs"));
+        let source = fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        if let Err(why) = include::check_anchor(&source, anchor) {
+            panic!("{}: {why}", path.display());
+        }
+        // The test includes it into a module of its own; `pub` lets the
+        // test reach it there. Nothing else about the code changes.
+        let function = include::anchored(&source, anchor)
+            .lines()
+            .map(|line| match line.strip_prefix("fn ") {
+                Some(rest) => format!("pub fn {rest}\n"),
+                None => format!("{line}\n"),
+            })
+            .collect::<String>();
+        write_if_changed(&dir.join(format!("{step}_{anchor}.rs")), &function);
+    }
 }
 
 /// `appendix/Trouble-shooting.md` becomes `src_appendix_trouble_shooting`:

@@ -21,6 +21,7 @@
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Read, Write};
 
+// ANCHOR: turn
 /// What one call to `read` or `write` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Turn {
@@ -34,6 +35,7 @@ pub enum Turn {
     /// same as end-of-file.
     Zero,
 }
+// ANCHOR_END: turn
 
 /// How many calls a double answers before it decides its caller is spinning
 /// (calling again and again without getting anywhere) and panics, so a broken

@@ -176,6 +176,7 @@ impl Pump {
                 Err(error) => return Err(error),
             };
             let data = &buffer[..received];
+            // ANCHOR: pieces
             let pieces = match self.chunk {
                 Some(size) => data.chunks(size).collect::<Vec<_>>(),
                 None => vec![data],
@@ -191,6 +192,7 @@ impl Pump {
                 println!("conn {}: {}: {size}", self.number, self.direction);
                 to.write_all(piece)?;
             }
+            // ANCHOR_END: pieces
         }
     }
 }
