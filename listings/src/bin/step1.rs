@@ -15,9 +15,11 @@ use std::process::ExitCode;
 
 use listings::py_bytes;
 
+// ANCHOR: main
 fn main() -> ExitCode {
     listings::run(server, client)
 }
+// ANCHOR_END: main
 
 // ANCHOR: server
 fn server(address: SocketAddr, out: &mut dyn Write) -> io::Result<()> {

@@ -14,9 +14,11 @@ use std::process::ExitCode;
 
 use listings::py_bytes;
 
+// ANCHOR: main
 fn main() -> ExitCode {
     listings::run(server, client)
 }
+// ANCHOR_END: main
 
 // ANCHOR: send_all
 /// Writes all of `data`, however many calls to `write` that takes.

@@ -12,9 +12,11 @@ use std::process::ExitCode;
 
 use listings::py_bytes;
 
+// ANCHOR: main
 fn main() -> ExitCode {
     listings::run(server, client)
 }
+// ANCHOR_END: main
 
 // ANCHOR: recvall
 /// Reads exactly `length` bytes, however many calls to `read` that takes.

@@ -13,9 +13,11 @@ use std::process::ExitCode;
 use listings::py_bytes;
 use socket2::{Domain, Protocol, Socket, Type};
 
+// ANCHOR: main
 fn main() -> ExitCode {
     listings::run(server, client)
 }
+// ANCHOR_END: main
 
 // ANCHOR: recvall
 /// Reads exactly `length` bytes, however many calls to `read` that takes.
