@@ -13,7 +13,7 @@ const WAITING: &str = "Waiting to accept a new connection";
 
 /// The steps whose receiving side loops (recvall), and whose server outlives
 /// a client that hangs up early.
-const LOOPING_STEPS: [&str; 2] = ["step4", "step5"];
+const LOOPING_STEPS: [&str; 3] = ["step4", "step5", "step6"];
 
 fn value_after<'a>(lines: impl IntoIterator<Item = &'a str>, prefix: &str) -> &'a str {
     lines
@@ -229,6 +229,62 @@ fn help_explains_both_roles() {
             server_help.stdout
         );
     }
+}
+
+#[test]
+fn step6_options_that_make_no_sense_are_usage_errors() {
+    for (role, option, value, complaint) in [
+        ("server", "--timeout", "abc", "expected a number of seconds"),
+        ("server", "--timeout", "0", "expected more than 0"),
+        ("server", "--max-connections", "0", "would be zero"),
+        ("server", "--max-connections", "many", "invalid digit"),
+        ("client", "--connect-timeout", "0", "expected more than 0"),
+        ("client", "--timeout", "1e9", "at most 86400 seconds"),
+        // Each role takes only its own options.
+        ("client", "--max-connections", "2", "unexpected argument"),
+        ("server", "--connect-timeout", "2", "unexpected argument"),
+    ] {
+        let run = run(bin("step6"), [role, option, value]);
+        let line = run.one_line_error(2);
+        assert!(
+            line.starts_with("error: ")
+                && line.contains(complaint)
+                && line.ends_with("(see --help)"),
+            "step6 {role} {option} {value}: {line}"
+        );
+    }
+}
+
+#[test]
+fn step6_help_shows_its_options_and_their_defaults() {
+    let server = run(bin("step6"), ["server", "--help"]);
+    assert_eq!(server.code(), Some(0));
+    for shown in [
+        "--max-connections <N>",
+        "[default: 64]",
+        "--timeout <SECONDS>",
+        "[default: 5]",
+    ] {
+        assert!(server.stdout.contains(shown), "{shown}: {}", server.stdout);
+    }
+    assert!(
+        !server.stdout.contains("one at a time"),
+        "{}",
+        server.stdout
+    );
+    let client = run(bin("step6"), ["client", "--help"]);
+    assert!(
+        client.stdout.contains("--connect-timeout <SECONDS>"),
+        "{}",
+        client.stdout
+    );
+    // Steps 1 to 5 still describe the server they have.
+    let step5 = run(bin("step5"), ["--help"]);
+    assert!(
+        step5.stdout.contains("answer clients, one at a time,"),
+        "{}",
+        step5.stdout
+    );
 }
 
 #[test]

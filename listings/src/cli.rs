@@ -1,12 +1,13 @@
 //! The command line every step shares, and how its outcomes become exit codes.
 
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::{Role, demo};
+use crate::{Role, RoleWith, demo};
 
 /// A TCP client and server that exchange one 16-byte message each way.
 ///
@@ -15,17 +16,27 @@ use crate::{Role, demo};
 /// To play one role per terminal, run `server` in one and `client` in another.
 #[derive(Parser)]
 #[command(disable_version_flag = true)]
-struct Cli {
+struct Cli<S: Args, C: Args> {
     #[command(subcommand)]
-    role: Option<Command>,
+    role: Option<Command<S, C>>,
 }
 
 #[derive(Subcommand)]
-enum Command {
-    /// Listen on HOST:PORT and answer clients, one at a time, until interrupted (Ctrl-C)
-    Server(Endpoint),
+enum Command<S: Args, C: Args> {
+    /// Listen on HOST:PORT and answer clients until interrupted (Ctrl-C)
+    Server {
+        #[command(flatten)]
+        endpoint: Endpoint,
+        #[command(flatten)]
+        options: S,
+    },
     /// Connect to HOST:PORT, send one message, print the reply and exit
-    Client(Endpoint),
+    Client {
+        #[command(flatten)]
+        endpoint: Endpoint,
+        #[command(flatten)]
+        options: C,
+    },
 }
 
 #[derive(Args)]
@@ -37,6 +48,15 @@ struct Endpoint {
     #[arg(short, long, default_value_t = 1060)]
     port: u16,
 }
+
+/// The options of a role that takes none beyond HOST and `-p`: steps 1 to 5.
+#[derive(Args)]
+pub struct NoOptions {}
+
+/// What the server of steps 1 to 5 says it does: [`run`] puts it back in
+/// place of the general wording, which a server with threads shares.
+const ONE_AT_A_TIME: &str =
+    "Listen on HOST:PORT and answer clients, one at a time, until interrupted (Ctrl-C)";
 
 /// What ended a run that did not succeed, as the one line to print.
 pub(crate) struct Failure(pub(crate) String);
@@ -52,14 +72,58 @@ const USAGE: u8 = 2;
 /// Every failure becomes one line on stderr and a non-zero exit code:
 /// 2 for bad arguments, 1 for anything that went wrong on the network.
 pub fn run(server: Role, client: Role) -> ExitCode {
-    let cli: Cli = match parse_args() {
+    let command = Cli::<NoOptions, NoOptions>::command()
+        .mut_subcommand("server", |server| server.about(ONE_AT_A_TIME));
+    dispatch(
+        command,
+        move |address, _: &NoOptions, out| server(address, out),
+        move |address, _: &NoOptions, out| client(address, out),
+    )
+}
+
+/// Runs a step program whose roles take options of their own: `S` for the
+/// server and `C` for the client, each a [`clap::Args`] whose arguments join
+/// HOST and `-p` on that role's command line (and in its `--help`).
+///
+/// Otherwise it is [`run`]: the same roles, demo, help and exit codes. The
+/// demo gives each role its options' defaults, so every option needs one.
+pub fn run_with<S, C>(server: RoleWith<S>, client: RoleWith<C>) -> ExitCode
+where
+    S: Args + Send + 'static,
+    C: Args,
+{
+    dispatch(Cli::<S, C>::command(), server, client)
+}
+
+/// What [`run`] and [`run_with`] share: parse `command`, then play the role
+/// it names with its options, or the demo with the defaults.
+fn dispatch<S, C>(
+    command: clap::Command,
+    server: impl Fn(SocketAddr, &S, &mut (dyn Write + Send)) -> io::Result<()> + Send + 'static,
+    client: impl Fn(SocketAddr, &C, &mut (dyn Write + Send)) -> io::Result<()>,
+) -> ExitCode
+where
+    S: Args + Send + 'static,
+    C: Args,
+{
+    let cli: Cli<S, C> = match parse_command(command.clone()) {
         Ok(cli) => cli,
         Err(exit) => return exit,
     };
     let outcome = match cli.role {
-        None => demo::run(server, client),
-        Some(Command::Server(endpoint)) => play("server at", server, &endpoint),
-        Some(Command::Client(endpoint)) => play("client talking to", client, &endpoint),
+        None => match defaults::<S, C>(command) {
+            Ok((server_options, client_options)) => demo::run(
+                move |address, out| server(address, &server_options, out),
+                |address, out| client(address, &client_options, out),
+            ),
+            Err(failure) => Err(failure),
+        },
+        Some(Command::Server { endpoint, options }) => {
+            play("server at", server, &endpoint, &options)
+        }
+        Some(Command::Client { endpoint, options }) => {
+            play("client talking to", client, &endpoint, &options)
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,27 +134,76 @@ pub fn run(server: Role, client: Role) -> ExitCode {
     }
 }
 
+/// Each role's options as the command line would give them with none
+/// written: what the demo runs with.
+fn defaults<S: Args, C: Args>(command: clap::Command) -> Result<(S, C), Failure> {
+    let parse = |role: &str| {
+        command
+            .clone()
+            .try_get_matches_from(["demo", role])
+            .and_then(|matches| Cli::<S, C>::from_arg_matches(&matches))
+            .map_err(|error| {
+                let text = error.to_string();
+                Failure(format!(
+                    "the demo needs a default for every option: {}",
+                    text.lines().next().unwrap_or_default()
+                ))
+            })
+    };
+    let Some(Command::Server {
+        options: server, ..
+    }) = parse("server")?.role
+    else {
+        return Err(Failure(
+            "`demo server` did not parse as the server".to_owned(),
+        ));
+    };
+    let Some(Command::Client {
+        options: client, ..
+    }) = parse("client")?.role
+    else {
+        return Err(Failure(
+            "`demo client` did not parse as the client".to_owned(),
+        ));
+    };
+    Ok((server, client))
+}
+
 /// Parses the command line into `T`. On `--help` the help is printed and on
 /// bad arguments one line of error; either way the `Err` is the exit code to
 /// end with.
 pub fn parse_args<T: Parser>() -> Result<T, ExitCode> {
-    T::try_parse().map_err(|error| {
-        if error.use_stderr() {
-            let text = error.to_string();
-            let first_line = text.lines().next().unwrap_or("error: invalid arguments");
-            eprintln!("{first_line} (see --help)");
-            ExitCode::from(USAGE)
-        } else {
-            // --help: clap's full text on stdout is what was asked for.
-            let _ = error.print();
-            ExitCode::SUCCESS
-        }
-    })
+    parse_command(T::command())
 }
 
-fn play(what: &str, role: Role, endpoint: &Endpoint) -> Result<(), Failure> {
+fn parse_command<T: FromArgMatches>(mut command: clap::Command) -> Result<T, ExitCode> {
+    command
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|mut matches| T::from_arg_matches_mut(&mut matches))
+        .map_err(|error| {
+            let error = error.format(&mut command);
+            if error.use_stderr() {
+                let text = error.to_string();
+                let first_line = text.lines().next().unwrap_or("error: invalid arguments");
+                eprintln!("{first_line} (see --help)");
+                ExitCode::from(USAGE)
+            } else {
+                // --help: clap's full text on stdout is what was asked for.
+                let _ = error.print();
+                ExitCode::SUCCESS
+            }
+        })
+}
+
+fn play<O>(
+    what: &str,
+    role: impl FnOnce(SocketAddr, &O, &mut (dyn Write + Send)) -> io::Result<()>,
+    endpoint: &Endpoint,
+    options: &O,
+) -> Result<(), Failure> {
     let address = endpoint.resolve()?;
-    role(address, &mut io::stdout()).map_err(|error| Failure(format!("{what} {address}: {error}")))
+    role(address, options, &mut io::stdout())
+        .map_err(|error| Failure(format!("{what} {address}: {error}")))
 }
 
 impl Endpoint {
@@ -107,4 +220,33 @@ impl Endpoint {
             .next()
             .ok_or_else(|| cannot(&io::Error::from(ErrorKind::NotFound)))
     }
+}
+
+/// The longest time [`seconds`] accepts: a day is already far beyond any
+/// sensible timeout, and a bound keeps `Instant::now() + timeout` from
+/// overflowing.
+const MAX_SECONDS: f64 = 86_400.0;
+
+/// Parses an option given in seconds, such as `--timeout 5` or `0.5`: more
+/// than zero (a zero timeout would give up at once) and at most a day.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// assert_eq!(listings::seconds("2"), Ok(Duration::from_secs(2)));
+/// assert_eq!(listings::seconds("0.25"), Ok(Duration::from_millis(250)));
+/// assert!(listings::seconds("0").is_err());
+/// assert!(listings::seconds("abc").is_err());
+/// ```
+pub fn seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "expected a number of seconds, such as 5 or 0.5".to_owned())?;
+    if value.is_nan() || value <= 0.0 || value > MAX_SECONDS {
+        return Err(format!(
+            "expected more than 0 and at most {MAX_SECONDS} seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(value))
 }

@@ -7,7 +7,6 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::Duration;
 
-use crate::Role;
 use crate::cli::Failure;
 
 /// The server's first line names the address it listens on; the demo reads
@@ -21,7 +20,12 @@ const WAITING: &str = "Waiting to accept a new connection";
 /// for something: every wait below ends as soon as the awaited line arrives.
 const SILENCE_LIMIT: Duration = Duration::from_secs(10);
 
-pub(crate) fn run(server: Role, client: Role) -> Result<(), Failure> {
+/// Runs `server` on a thread of its own and `client` against it, then prints
+/// both transcripts. Each is handed the address and where to print.
+pub(crate) fn run(
+    server: impl FnOnce(SocketAddr, &mut (dyn Write + Send)) -> io::Result<()> + Send + 'static,
+    client: impl FnOnce(SocketAddr, &mut (dyn Write + Send)) -> io::Result<()>,
+) -> Result<(), Failure> {
     let (lines, server_lines) = mpsc::channel();
     let server_thread = thread::spawn(move || {
         let mut transcript = LineSender {

@@ -22,7 +22,7 @@ use wait_timeout::ChildExt;
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The step programs, in the book's order.
-pub const STEPS: [&str; 5] = ["step1", "step2", "step3", "step4", "step5"];
+pub const STEPS: [&str; 6] = ["step1", "step2", "step3", "step4", "step5", "step6"];
 
 /// The root of the repository.
 pub fn repo() -> &'static Path {
@@ -199,6 +199,12 @@ impl Server {
     /// Waits for the server's next stderr line.
     pub fn next_stderr_line(&mut self) -> String {
         next(&self.stderr_lines, "stderr")
+    }
+
+    /// The server's process id, to look at it from outside (`/proc/<pid>`)
+    /// or send it a signal.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the process is still running (it should be, for a server).

@@ -1,0 +1,607 @@
+//! A battery of misbehaving clients, run against step 6 and, for contrast,
+//! against step 5 (the chapter "When clients misbehave").
+//!
+//! Each bad client is followed by a well-behaved one that must still be
+//! served. Step 6 survives them all. Step 5 survives the clients that hang
+//! up early or reset, but the `step5_...` tests record what it does not
+//! survive: a client that says nothing stops it for everyone behind it, and
+//! Ctrl-C kills it in the middle of a conversation.
+//!
+//! Nothing here sleeps to synchronise: a test waits for a line the server
+//! prints, for a connection to be refused or closed, or for the process to
+//! exit. Where a test does sleep, it is to *make* a slow client, and the
+//! assertion does not depend on how long the sleep really took.
+
+use std::fs;
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use book_tests::{PATIENCE, Server, bin, run};
+use socket2::{Domain, SockRef, Socket, Type};
+use wait_timeout::ChildExt;
+
+const REQUEST: &[u8; 16] = b"Hi there, server";
+const REPLY: &[u8; 16] = b"Goodbye, client!";
+const WAITING: &str = "Waiting to accept a new connection";
+const REPLY_SENT: &str = "  Reply sent, socket closed";
+
+/// The battery's timeout for step 6: short, so that the tests that wait for
+/// it are quick, and long enough that a well-behaved client on a loaded
+/// machine never meets it.
+const TIMEOUT: &str = "2";
+
+/// Starts a step's server on a free port and waits until it is ready for its
+/// first client. Step 6 gets the battery's `--timeout` unless `extra` gives
+/// options of its own.
+fn start(step: &str, extra: &[&str]) -> Server {
+    let mut args = vec!["server", "-p", "0"];
+    if step == "step6" && extra.is_empty() {
+        args.extend(["--timeout", TIMEOUT]);
+    }
+    args.extend_from_slice(extra);
+    let mut server = Server::start(bin(step), args);
+    assert_eq!(server.wait_for_stdout(WAITING), Vec::<String>::new());
+    server
+}
+
+/// A well-behaved client: sends the request and reads the whole reply.
+fn good_client(address: SocketAddr) -> io::Result<[u8; 16]> {
+    let mut conn = TcpStream::connect(address)?;
+    // Only a safety net: a server that never answers fails the test
+    // instead of hanging it.
+    conn.set_read_timeout(Some(PATIENCE))?;
+    conn.write_all(REQUEST)?;
+    let mut reply = [0; 16];
+    conn.read_exact(&mut reply)?;
+    Ok(reply)
+}
+
+fn assert_served(server: &Server, after: &str) {
+    match good_client(server.address) {
+        Ok(reply) => assert_eq!(&reply, REPLY, "after {after}"),
+        Err(error) => panic!("a good client after {after} was not served: {error}"),
+    }
+}
+
+fn connection_error(peer: SocketAddr, why: &str) -> String {
+    format!("error: connection from {peer}: {why}")
+}
+
+fn accepted(peer: SocketAddr) -> String {
+    format!("We have accepted a connection from {peer}")
+}
+
+fn open_fds(server: &Server) -> usize {
+    let dir = format!("/proc/{}/fd", server.pid());
+    fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .count()
+}
+
+/// The clients that misbehave one at a time, each followed by a good
+/// client; then 1,000 good clients one after another. Ends with the server
+/// idle, and checks it holds no more file descriptors than when it started.
+fn battery(step: &str) {
+    let mut server = start(step, &[]);
+    let baseline = open_fds(&server);
+
+    // Connects and closes at once.
+    let quitter = TcpStream::connect(server.address).unwrap();
+    let name = quitter.local_addr().unwrap();
+    drop(quitter);
+    let why = "was expecting 16 bytes but only received 0 bytes before the socket closed";
+    assert_eq!(server.next_stderr_line(), connection_error(name, why));
+    assert_served(&server, "a client that closed at once");
+
+    // Sends 5 bytes and closes.
+    let mut quitter = TcpStream::connect(server.address).unwrap();
+    let name = quitter.local_addr().unwrap();
+    quitter.write_all(&REQUEST[..5]).unwrap();
+    drop(quitter);
+    let why = "was expecting 16 bytes but only received 5 bytes before the socket closed";
+    assert_eq!(server.next_stderr_line(), connection_error(name, why));
+    assert_served(&server, "a client that sent 5 bytes and closed");
+
+    // Sends 3 bytes and resets the connection: SO_LINGER with a zero
+    // timeout makes close() send RST instead of FIN. Waiting until the
+    // server has accepted makes sure it is a connection it knows of.
+    let resetter = TcpStream::connect(server.address).unwrap();
+    let name = resetter.local_addr().unwrap();
+    server.wait_for_stdout(&accepted(name));
+    (&resetter).write_all(&REQUEST[..3]).unwrap();
+    SockRef::from(&resetter)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(resetter);
+    let line = server.next_stderr_line();
+    let reset = connection_error(name, "Connection reset by peer (os error 104)");
+    // Step 5 asks for the peer's address after accepting; once the reset
+    // has arrived there is none, and that is the error it reports.
+    let no_peer = connection_error(name, "Transport endpoint is not connected (os error 107)");
+    assert!(
+        line == reset || (step == "step5" && line == no_peer),
+        "{step}: {line}"
+    );
+    assert_served(&server, "a client that reset the connection");
+
+    // Sends its 16 bytes and closes without reading the reply: the reply
+    // still fits in the socket's buffers, so the server sees no error (the
+    // last quitter below checks that no error line came before its own).
+    let mut hasty = TcpStream::connect(server.address).unwrap();
+    let name = hasty.local_addr().unwrap();
+    hasty.write_all(REQUEST).unwrap();
+    drop(hasty);
+    server.wait_for_stdout(&accepted(name));
+    assert_served(&server, "a client that did not read the reply");
+
+    // Sends its 16 bytes, half-closes (FIN: "I have nothing more to say"),
+    // and still reads the whole reply.
+    let mut polite = TcpStream::connect(server.address).unwrap();
+    polite.set_read_timeout(Some(PATIENCE)).unwrap();
+    polite.write_all(REQUEST).unwrap();
+    polite.shutdown(Shutdown::Write).unwrap();
+    let mut reply = Vec::new();
+    polite.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, REPLY, "{step}: a half-closed client gets the reply");
+    assert_served(&server, "a client that half-closed");
+
+    // Sends 1 MiB of junk. The server reads its 16 bytes, replies and
+    // closes with the rest unread, which resets the connection: the junk's
+    // sender may see an error, the server does not.
+    let mut flood = TcpStream::connect(server.address).unwrap();
+    let junk: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
+    let _ = flood.write_all(&junk);
+    drop(flood);
+    server.wait_for_stdout(&format!(
+        "  Incoming sixteen-octet message: {}",
+        listings::py_bytes(&junk[..16])
+    ));
+    assert_served(&server, "a client that sent 1 MiB of junk");
+
+    // 1,000 good clients, one after another.
+    for n in 0..1000 {
+        let reply = good_client(server.address)
+            .unwrap_or_else(|e| panic!("{step}: sequential client {n}: {e}"));
+        assert_eq!(&reply, REPLY);
+    }
+
+    // A last quitter: its error must be the next line on stderr, so none of
+    // the clients above caused one that this battery did not expect.
+    let quitter = TcpStream::connect(server.address).unwrap();
+    let name = quitter.local_addr().unwrap();
+    drop(quitter);
+    let why = "was expecting 16 bytes but only received 0 bytes before the socket closed";
+    assert_eq!(server.next_stderr_line(), connection_error(name, why));
+
+    // One last client; the first "Waiting" after it is printed when nothing
+    // is in progress any more, every connection closed.
+    let mut last = TcpStream::connect(server.address).unwrap();
+    let name = last.local_addr().unwrap();
+    last.write_all(REQUEST).unwrap();
+    let mut reply = [0; 16];
+    last.read_exact(&mut reply).unwrap();
+    server.wait_for_stdout(&accepted(name));
+    server.wait_for_stdout(WAITING);
+    assert_eq!(
+        open_fds(&server),
+        baseline,
+        "{step} holds file descriptors it no longer needs"
+    );
+    assert!(server.is_running(), "{step} is still serving");
+}
+
+#[test]
+fn step6_survives_the_battery_and_keeps_no_descriptors() {
+    battery("step6");
+}
+
+#[test]
+fn step5_survives_clients_that_hang_up_reset_or_flood() {
+    battery("step5");
+}
+
+#[test]
+fn step6_serves_100_concurrent_clients() {
+    let server = start("step6", &[]);
+    let ready = Arc::new(Barrier::new(100));
+    let clients: Vec<_> = (0..100)
+        .map(|_| {
+            let ready = Arc::clone(&ready);
+            let address = server.address;
+            thread::spawn(move || {
+                ready.wait();
+                good_client(address)
+            })
+        })
+        .collect();
+    for (n, client) in clients.into_iter().enumerate() {
+        let reply = client.join().unwrap();
+        assert_eq!(
+            reply.as_ref().map(|r| &r[..]).map_err(|e| e.to_string()),
+            Ok(&REPLY[..]),
+            "concurrent client {n}"
+        );
+    }
+}
+
+/// A client that connects, waits for the server to accept it, and says
+/// nothing.
+fn silent_client(server: &mut Server) -> TcpStream {
+    let silent = TcpStream::connect(server.address).unwrap();
+    server.wait_for_stdout(&accepted(silent.local_addr().unwrap()));
+    silent
+}
+
+/// Whether the server still holds the connection open: a read finds no data
+/// yet, rather than the end of the stream or a reset.
+fn still_open(conn: &TcpStream) -> bool {
+    conn.set_nonblocking(true).unwrap();
+    let mut byte = [0; 1];
+    let open = matches!((&*conn).read(&mut byte), Err(e) if e.kind() == ErrorKind::WouldBlock);
+    conn.set_nonblocking(false).unwrap();
+    open
+}
+
+#[test]
+fn step6_serves_others_while_a_silent_client_is_connected() {
+    // A long timeout: this test ends the silent client itself, and a
+    // deadline passing on a slow machine would only blur what it shows.
+    let mut server = start("step6", &["--timeout", "30"]);
+    let silent = silent_client(&mut server);
+    assert_served(&server, "a silent client connected");
+    assert!(
+        still_open(&silent),
+        "the good client was served while the silent one was still connected"
+    );
+    let name = silent.local_addr().unwrap();
+    drop(silent);
+    let why = "was expecting 16 bytes but only received 0 bytes before the socket closed";
+    assert_eq!(server.next_stderr_line(), connection_error(name, why));
+}
+
+#[test]
+fn step5_is_blocked_by_a_silent_client() {
+    let mut server = start("step5", &[]);
+    let silent = silent_client(&mut server);
+    // The good client connects (the kernel completes the handshake for a
+    // listener's backlog) and sends its request, but step 5 is in `read`
+    // on the silent connection and will not `accept` another while it is.
+    let mut waiting = TcpStream::connect(server.address).unwrap();
+    let name = waiting.local_addr().unwrap();
+    waiting.write_all(REQUEST).unwrap();
+    // How long to watch: any time at all would do, since step 5 cannot
+    // answer before the silent client goes.
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut reply = [0; 16];
+    let error = waiting.read_exact(&mut reply).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::WouldBlock, "{error}");
+    assert!(still_open(&silent));
+
+    // The silent client goes, and only then is the other one accepted.
+    let silent_name = silent.local_addr().unwrap();
+    drop(silent);
+    let why = "was expecting 16 bytes but only received 0 bytes before the socket closed";
+    assert_eq!(
+        server.next_stderr_line(),
+        connection_error(silent_name, why)
+    );
+    waiting.set_read_timeout(Some(PATIENCE)).unwrap();
+    waiting.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, REPLY);
+    server.wait_for_stdout(&accepted(name));
+}
+
+#[test]
+fn step6_drops_a_silent_client_at_the_deadline() {
+    let mut server = start("step6", &["--timeout", "1"]);
+    let connected = Instant::now();
+    let mut silent = silent_client(&mut server);
+    let name = silent.local_addr().unwrap();
+    let why = "was expecting 16 bytes but only received 0 bytes before the deadline";
+    assert_eq!(server.next_stderr_line(), connection_error(name, why));
+    assert!(
+        connected.elapsed() >= Duration::from_secs(1),
+        "dropped before its time: {:?}",
+        connected.elapsed()
+    );
+    // The server closed its end: the silent client reads end-of-stream.
+    silent.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut byte = [0; 1];
+    assert_eq!(silent.read(&mut byte).unwrap(), 0);
+    assert_served(&server, "a silent client was dropped");
+}
+
+#[test]
+fn step6_cuts_off_a_client_that_drips_one_byte_at_a_time() {
+    // One byte every 200 ms would reset a per-read timeout of a second
+    // every time, forever; the deadline for the whole message ends it.
+    let mut server = start("step6", &["--timeout", "1"]);
+    let mut dripper = TcpStream::connect(server.address).unwrap();
+    let name = dripper.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let dripping = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            for byte in REQUEST {
+                if stop.load(Ordering::SeqCst) || dripper.write_all(&[*byte]).is_err() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(200));
+            }
+        })
+    };
+    server.wait_for_stdout(&accepted(name));
+    assert_served(&server, "a client started dripping");
+    let line = server.next_stderr_line();
+    stop.store(true, Ordering::SeqCst);
+    dripping.join().unwrap();
+    let received: usize = line
+        .strip_prefix(&format!(
+            "error: connection from {name}: was expecting 16 bytes but only received "
+        ))
+        .and_then(|rest| rest.strip_suffix(" bytes before the deadline"))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("not a deadline error: {line}"));
+    assert!((1..16).contains(&received), "{line}");
+}
+
+#[test]
+fn step6_accepts_no_more_than_max_connections_at_once() {
+    let mut server = start("step6", &["--max-connections", "2", "--timeout", "30"]);
+    let mut first = silent_client(&mut server);
+    let second = silent_client(&mut server);
+
+    // A third client: the kernel completes its handshake (the backlog), but
+    // the server does not accept it while both slots are taken.
+    let mut third = TcpStream::connect(server.address).unwrap();
+    let third_name = third.local_addr().unwrap();
+    third.write_all(REQUEST).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut reply = [0; 16];
+    let error = third.read_exact(&mut reply).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::WouldBlock, "{error}");
+
+    // The first finishes its conversation; its slot goes to the third.
+    first.set_read_timeout(Some(PATIENCE)).unwrap();
+    first.write_all(REQUEST).unwrap();
+    first.read_exact(&mut reply).unwrap();
+    let before_third = server.wait_for_stdout(&accepted(third_name));
+    assert!(
+        before_third.iter().any(|line| line == REPLY_SENT),
+        "the third was accepted only after the first was done: {before_third:#?}"
+    );
+    third.set_read_timeout(Some(PATIENCE)).unwrap();
+    third.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, REPLY);
+    drop(second);
+}
+
+#[test]
+fn step6_client_gives_up_on_a_server_that_never_completes_the_handshake() {
+    // listen(0): the kernel completes one handshake for the backlog and
+    // silently drops the SYNs after it, as for a host that does not answer.
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    socket.listen(0).unwrap();
+    let address = socket.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    loop {
+        match TcpStream::connect_timeout(&address, Duration::from_millis(300)) {
+            Ok(filler) => fillers.push(filler),
+            Err(error) if error.kind() == ErrorKind::TimedOut => break,
+            Err(error) => panic!("filling the backlog: {error}"),
+        }
+        assert!(fillers.len() < 10, "the backlog never filled");
+    }
+    let started = Instant::now();
+    let client = run(
+        bin("step6"),
+        [
+            "client",
+            "-p",
+            &address.port().to_string(),
+            "--connect-timeout",
+            "1",
+        ],
+    );
+    assert_eq!(
+        client.one_line_error(1),
+        format!(
+            "error: client talking to 127.0.0.1:{}: connection timed out",
+            address.port()
+        )
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}
+
+#[test]
+fn step6_client_gives_up_on_a_server_that_never_replies() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let client = run(bin("step6"), ["client", "-p", &port, "--timeout", "1"]);
+    // Accepted or not, the connection stays open without a word.
+    drop(listener);
+    assert_eq!(
+        client.one_line_error(1),
+        format!(
+            "error: client talking to 127.0.0.1:{port}: was expecting 16 bytes but only received 0 bytes before the deadline"
+        )
+    );
+}
+
+/// A server process whose exit status the test wants, and which it
+/// interrupts: `book_tests::Server` kills its process, this one waits for it.
+struct Interruptible {
+    child: Child,
+    address: SocketAddr,
+    stdout: Receiver<String>,
+}
+
+impl Interruptible {
+    fn start(step: &str, extra: &[&str]) -> Self {
+        let mut child = Command::new(bin(step))
+            .args(["server", "-p", "0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (lines, stdout) = mpsc::channel();
+        let pipe = child.stdout.take().unwrap();
+        thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Interruptible {
+            child,
+            address: SocketAddr::from(([0, 0, 0, 0], 0)),
+            stdout,
+        };
+        let first = server.next_line();
+        server.address = first
+            .strip_prefix("Listening at ")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("{first}"));
+        assert_eq!(server.next_line(), WAITING);
+        server
+    }
+
+    fn next_line(&self) -> String {
+        self.stdout
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|e| panic!("no line from the server: {e:?}"))
+    }
+
+    /// Sends SIGINT, what Ctrl-C in a terminal sends.
+    fn interrupt(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; then, everything else it printed.
+    fn exit(mut self) -> (ExitStatus, Vec<String>) {
+        let status = self.child.wait_timeout(PATIENCE).unwrap();
+        let Some(status) = status else {
+            let _ = self.child.kill();
+            panic!("still running {PATIENCE:?} after Ctrl-C");
+        };
+        let rest = self.stdout.iter().collect();
+        (status, rest)
+    }
+}
+
+impl Drop for Interruptible {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn step6_on_ctrl_c_refuses_new_clients_and_finishes_the_one_in_progress() {
+    // One slot, taken: on Ctrl-C the loop is waiting for room, not in
+    // `accept`.
+    let server = Interruptible::start("step6", &["--max-connections", "1", "--timeout", "30"]);
+    let mut client = TcpStream::connect(server.address).unwrap();
+    client.write_all(&REQUEST[..8]).unwrap();
+    assert_eq!(server.next_line(), accepted(client.local_addr().unwrap()));
+    server.interrupt();
+    let mut line = server.next_line();
+    while line.starts_with("  ") {
+        line = server.next_line();
+    }
+    assert_eq!(
+        line,
+        "Interrupted: accepting no more connections, finishing 1 in progress"
+    );
+    let refused = TcpStream::connect(server.address).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+
+    client.write_all(&REQUEST[8..]).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut reply = [0; 16];
+    client.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, REPLY);
+    let (status, rest) = server.exit();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(
+        rest.last().map(String::as_str),
+        Some(REPLY_SENT),
+        "{rest:#?}"
+    );
+}
+
+#[test]
+fn step6_on_ctrl_c_while_idle_exits_at_once() {
+    // The loop is blocked in `accept`: only the handler's own connection
+    // can wake it.
+    let server = Interruptible::start("step6", &[]);
+    server.interrupt();
+    let (status, rest) = server.exit();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(
+        rest,
+        ["Interrupted: accepting no more connections, finishing 0 in progress"]
+    );
+}
+
+#[test]
+fn step5_dies_on_ctrl_c_in_the_middle_of_a_conversation() {
+    let server = Interruptible::start("step5", &[]);
+    let mut client = TcpStream::connect(server.address).unwrap();
+    client.write_all(&REQUEST[..8]).unwrap();
+    assert_eq!(server.next_line(), accepted(client.local_addr().unwrap()));
+    server.interrupt();
+    let (status, _) = server.exit();
+    assert_eq!(status.signal(), Some(2), "killed by SIGINT: {status:?}");
+    // The kernel closed the dead server's sockets: the reply never comes.
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut reply = Vec::new();
+    let outcome = client.read_to_end(&mut reply);
+    assert!(
+        reply.is_empty(),
+        "no reply from a dead server: {outcome:?} {reply:?}"
+    );
+}
+
+#[test]
+fn step6_on_a_second_ctrl_c_exits_without_waiting() {
+    let server = Interruptible::start("step6", &["--timeout", "30"]);
+    let silent = TcpStream::connect(server.address).unwrap();
+    assert_eq!(server.next_line(), accepted(silent.local_addr().unwrap()));
+    server.interrupt();
+    let mut line = server.next_line();
+    while line.starts_with("  ") {
+        line = server.next_line();
+    }
+    assert_eq!(
+        line,
+        "Interrupted: accepting no more connections, finishing 1 in progress"
+    );
+    // The silent client would hold the first Ctrl-C for 30 seconds.
+    server.interrupt();
+    let (status, _) = server.exit();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    drop(silent);
+}
