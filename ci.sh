@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check the book has, from a fresh clone on a fresh machine: installs
-# what is missing (python3 through apt-get, a pinned mdbook through cargo),
-# then runs the lints, the tests, the build and mdbook's own test of the book.
+# what is missing (python3 and chromium through apt-get, a pinned mdbook
+# through cargo), then runs the lints, the tests, the build, a link check and
+# a browser test of the built book, and mdbook's own test of the book.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -12,6 +13,11 @@ step() { printf '\n==> %s\n' "$*"; }
 if ! command -v python3 >/dev/null; then
     step "installing python3 (the tests' independent peer is written in Python)"
     apt-get update -qq && apt-get install -y -qq python3
+fi
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    step "installing node and npm (the browser test and link check run on node)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
 fi
 
 if [ "$(mdbook --version 2>/dev/null)" != "mdbook v$MDBOOK_VERSION" ]; then
@@ -39,6 +45,27 @@ if grep -E '(WARN|ERROR)' target/mdbook-build.log; then
     echo "mdbook build printed warnings" >&2
     exit 1
 fi
+
+step "link check of the built book (offline: relative links and #fragments)"
+node tests/browser/link-check.mjs book
+
+# The browser test drives Debian's chromium, or the Chromium or Chrome that
+# CHROMIUM names (the GitHub workflow points it at the runner's Chrome).
+if [ -z "${CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+    step "installing chromium (the browser test's browser)"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "ci.sh: /usr/bin/chromium is missing; as root: apt-get install chromium" >&2
+        exit 1
+    fi
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+
+step "npm ci (playwright-core for the browser test; it downloads no browser)"
+npm ci --prefix tests/browser --no-audit --no-fund
+
+step "browser test: every chapter in headless Chromium, screenshots in target/browser/"
+node tests/browser/browser-test.mjs book target/browser
 
 step "mdbook test"
 bash tests/mdbook-test.sh
