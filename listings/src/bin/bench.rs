@@ -47,7 +47,10 @@ enum Internal {
     /// The floor server: accept, read 16 bytes, write 16, close, print
     /// nothing but the address it listens on. Started by the bench itself.
     #[command(hide = true)]
-    FloorServer,
+    FloorServer {
+        #[arg(short, long)]
+        port: u16,
+    },
 }
 
 /// Sizes, repeats and durations for one run.
@@ -96,8 +99,8 @@ fn main() -> ExitCode {
         Ok(options) => options,
         Err(exit) => return exit,
     };
-    if let Some(Internal::FloorServer) = options.internal {
-        return match floor_server() {
+    if let Some(Internal::FloorServer { port }) = options.internal {
+        return match floor_server(port) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: floor server: {error}");
@@ -125,11 +128,14 @@ fn bench(options: &Options) -> Result<(), String> {
         let book = measure(plan.repeats, &format!("bulk {} book", mib(size)), || {
             bulk(size, Receiver::Recvall).map(|t| mb_per_s(size, t))
         })?;
+        let warm = measure(plan.repeats, &format!("bulk {} warm", mib(size)), || {
+            bulk(size, Receiver::RecvallWarm).map(|t| mb_per_s(size, t))
+        })?;
         let raw = measure(plan.repeats, &format!("bulk {} raw", mib(size)), || {
             bulk(size, Receiver::Discard).map(|t| mb_per_s(size, t))
         })?;
         bulk_ratio = book.median / raw.median;
-        report.bulk.push((size, book, raw));
+        report.bulk.push((size, book, warm, raw));
     }
 
     progress("exchanges per second: connect, 16 bytes each way, close");
@@ -243,6 +249,9 @@ enum Receiver {
     /// `recvall`'s loop (here `read_exact`, which is the same loop: a bench
     /// cannot call into the step binaries).
     Recvall,
+    /// The same, into a buffer whose pages were written to beforehand: the
+    /// difference from `Recvall` is the cost of first touching fresh memory.
+    RecvallWarm,
     /// The local limit: large reads into one reused buffer, data dropped.
     Discard,
 }
@@ -256,7 +265,7 @@ fn bulk(size: usize, receiver: Receiver) -> io::Result<Duration> {
         let data = vec![b'x'; size];
         let mut sock = TcpStream::connect(address)?;
         match receiver {
-            Receiver::Recvall => sock.write_all(&data),
+            Receiver::Recvall | Receiver::RecvallWarm => sock.write_all(&data),
             Receiver::Discard => {
                 for piece in data.chunks(256 * 1024) {
                     sock.write_all(piece)?;
@@ -265,6 +274,10 @@ fn bulk(size: usize, receiver: Receiver) -> io::Result<Duration> {
             }
         }
     });
+    let mut warm = Vec::new();
+    if let Receiver::RecvallWarm = receiver {
+        warm = vec![1u8; size];
+    }
     let (mut conn, _) = listener.accept()?;
     let started = Instant::now();
     let received = match receiver {
@@ -274,6 +287,10 @@ fn bulk(size: usize, receiver: Receiver) -> io::Result<Duration> {
             let mut data = vec![0; size];
             conn.read_exact(&mut data)?;
             data.len()
+        }
+        Receiver::RecvallWarm => {
+            conn.read_exact(&mut warm)?;
+            warm.len()
         }
         Receiver::Discard => {
             let mut buffer = vec![0; 256 * 1024];
@@ -329,9 +346,8 @@ fn exchange_rate(address: SocketAddr, clients: usize, window: Duration) -> io::R
 }
 
 /// The least a server can do per connection, single-threaded like tcp.py.
-fn floor_server() -> io::Result<()> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    println!("Listening at {}", listener.local_addr()?);
+fn floor_server(port: u16) -> io::Result<()> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
     loop {
         let (mut conn, _) = listener.accept()?;
         let mut message = [0; 16];
@@ -386,7 +402,7 @@ impl Binaries {
 
     fn step(&self, name: &str) -> Command {
         let mut command = Command::new(self.dir.join(name));
-        command.args(["server", "-p", "0"]);
+        command.arg("server");
         command
     }
 
@@ -398,9 +414,7 @@ impl Binaries {
 
     fn python(&self) -> Command {
         let mut command = Command::new("python3");
-        command
-            .arg(self.repo.join("tests/peer.py"))
-            .args(["server", "-p", "0"]);
+        command.arg(self.repo.join("tests/peer.py")).arg("server");
         command
     }
 
@@ -409,32 +423,47 @@ impl Binaries {
     }
 }
 
-/// A server process whose output after its "Listening at" line is thrown
-/// away, as the measurement requires; killed when dropped.
+/// A server process with all its output sent to /dev/null, so that what is
+/// measured is serving, not printing into a pipe; killed when dropped.
 struct BackgroundServer {
     child: Child,
     address: SocketAddr,
 }
 
 impl BackgroundServer {
+    /// Starts `command -p PORT` on a port that was free a moment ago, and
+    /// waits until it accepts connections.
     fn start(mut command: Command) -> io::Result<BackgroundServer> {
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+            .local_addr()?
+            .port();
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let mut child = command
+            .args(["-p", &port.to_string()])
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        let mut lines = BufReader::new(child.stdout.take().expect("piped"));
-        let mut first = String::new();
-        lines.read_line(&mut first)?;
-        let address = first
-            .trim_end()
-            .strip_prefix("Listening at ")
-            .and_then(|a| a.parse().ok())
-            .ok_or_else(|| io::Error::other(format!("unexpected first line {first:?}")))?;
-        // Keep draining: a server blocked on a full stdout pipe would be
-        // measuring the pipe.
-        thread::spawn(move || io::copy(&mut lines, &mut io::sink()));
-        Ok(BackgroundServer { child, address })
+        let started = Instant::now();
+        loop {
+            match TcpStream::connect(address) {
+                // The server sees a client that says nothing and leaves;
+                // every server here takes that in its stride.
+                Ok(_) => return Ok(BackgroundServer { child, address }),
+                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                    if let Some(status) = child.try_wait()? {
+                        return Err(io::Error::other(format!("exited with {status}")));
+                    }
+                    if started.elapsed() > Duration::from_secs(10) {
+                        let _ = child.kill();
+                        return Err(io::Error::other("not listening after 10 s"));
+                    }
+                    // Waiting for a port to open: nothing to be told by.
+                    thread::sleep(Duration::from_millis(5));
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 }
 
@@ -476,7 +505,7 @@ fn python_accumulate(binaries: &Binaries, size: usize, way: &str) -> io::Result<
 
 #[derive(Default)]
 struct Report {
-    bulk: Vec<(usize, Figure, Figure)>,
+    bulk: Vec<(usize, Figure, Figure, Figure)>,
     rate: Vec<(&'static str, Figure, Figure)>,
     accumulate: Vec<(usize, Vec<Figure>)>,
 }
@@ -500,14 +529,18 @@ impl Report {
             out,
             "**Bulk transfer over one loopback connection, MB/s**\n"
         );
-        let _ = writeln!(out, "| size | sendall + recvall | raw copy loop | ratio |");
-        let _ = writeln!(out, "| ---: | ---: | ---: | ---: |");
-        for (size, book, raw) in &self.bulk {
+        let _ = writeln!(
+            out,
+            "| size | sendall + recvall | same, buffer touched beforehand | raw copy loop | book/raw |"
+        );
+        let _ = writeln!(out, "| ---: | ---: | ---: | ---: | ---: |");
+        for (size, book, warm, raw) in &self.bulk {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.2} |",
+                "| {} | {} | {} | {} | {:.2} |",
                 mib(*size),
                 cell(book, 0),
+                cell(warm, 0),
                 cell(raw, 0),
                 book.median / raw.median
             );
