@@ -510,6 +510,29 @@ struct Report {
     accumulate: Vec<(usize, Vec<Figure>)>,
 }
 
+/// Today's date (UTC), as `date` prints it, or "(date unknown)".
+fn today() -> String {
+    command_output("date", &["-u", "+%Y-%m-%d"]).unwrap_or_else(|| "(date unknown)".to_owned())
+}
+
+/// Cores, kernel and compiler: what a reader needs to set the figures
+/// against their own machine.
+fn machine() -> String {
+    let cores = thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|k| format!("Linux {}", k.trim()))
+        .unwrap_or_else(|_| std::env::consts::OS.to_owned());
+    let rustc =
+        command_output("rustc", &["--version"]).unwrap_or_else(|| "rustc (unknown)".to_owned());
+    format!("{cores} cores, {kernel}, {rustc}")
+}
+
+fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program).args(args).output().ok()?;
+    let text = String::from_utf8(output.stdout).ok()?;
+    output.status.success().then(|| text.trim().to_owned())
+}
+
 fn cell(figure: &Figure, decimals: usize) -> String {
     format!(
         "{:.*} ({:.*}–{:.*})",
@@ -522,7 +545,9 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "Each figure: median of {} runs (smallest–largest).\n",
+            "Measured {} on {}. Each figure: median of {} runs (smallest–largest).\n",
+            today(),
+            machine(),
             plan.repeats
         );
         let _ = writeln!(
