@@ -42,6 +42,17 @@ pub enum Turn {
 /// loop fails its test instead of hanging it.
 pub const SPIN_LIMIT: usize = 100_000;
 
+/// Counts a call, stops a caller that is spinning, and takes the call's
+/// turn from the schedule (`None` once the schedule is over).
+fn next_turn(turns: &mut VecDeque<Turn>, calls: &mut usize, what: &str) -> Option<Turn> {
+    *calls += 1;
+    assert!(
+        *calls <= SPIN_LIMIT,
+        "{what} called {SPIN_LIMIT} times: the caller is spinning"
+    );
+    turns.pop_front()
+}
+
 /// A reader over fixed bytes that follows a schedule of [`Turn`]s; once the
 /// schedule runs out it hands over everything asked for.
 #[derive(Debug)]
@@ -70,12 +81,7 @@ impl ChoppyReader {
 
 impl Read for ChoppyReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.calls += 1;
-        assert!(
-            self.calls <= SPIN_LIMIT,
-            "read called {SPIN_LIMIT} times: the caller is spinning"
-        );
-        let limit = match self.turns.pop_front() {
+        let limit = match next_turn(&mut self.turns, &mut self.calls, "read") {
             Some(Turn::Interrupted) => return Err(ErrorKind::Interrupted.into()),
             Some(Turn::Zero) => return Ok(0),
             Some(Turn::Upto(limit)) => limit.max(1),
@@ -133,12 +139,7 @@ impl ChoppyWriter {
 
 impl Write for ChoppyWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.calls += 1;
-        assert!(
-            self.calls <= SPIN_LIMIT,
-            "write called {SPIN_LIMIT} times: the caller is spinning"
-        );
-        let limit = match self.turns.pop_front() {
+        let limit = match next_turn(&mut self.turns, &mut self.calls, "write") {
             Some(Turn::Interrupted) => return Err(ErrorKind::Interrupted.into()),
             Some(Turn::Zero) => return Ok(0),
             Some(Turn::Upto(limit)) => limit.max(1),

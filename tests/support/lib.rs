@@ -95,13 +95,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let mut child = Command::new(program.as_ref())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", program.as_ref()));
+    let mut child = spawn_piped(program.as_ref(), args);
     // Drain both pipes while waiting, so a chatty program cannot block on a
     // full pipe.
     let stdout = drain(child.stdout.take().expect("piped"));
@@ -119,6 +113,21 @@ where
         stdout: stdout.join().expect("reader thread"),
         stderr: stderr.join().expect("reader thread"),
     }
+}
+
+/// Starts a program with no input and both outputs piped to the test.
+fn spawn_piped<I, S>(program: &OsStr, args: I) -> Child
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program:?}: {e}"))
 }
 
 fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
@@ -147,13 +156,7 @@ impl Server {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut child = Command::new(program.as_ref())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", program.as_ref()));
+        let mut child = spawn_piped(program.as_ref(), args);
         let stdout_lines = lines_of(child.stdout.take().expect("piped"));
         let stderr_lines = lines_of(child.stderr.take().expect("piped"));
         let mut server = Server {
