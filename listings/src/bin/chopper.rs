@@ -116,8 +116,19 @@ fn relay(number: u64, client: TcpStream, settings: Settings) {
         }
     };
     let replies = thread::spawn(move || to_client.run(server_reader, client));
-    to_server.run(client_reader, server);
-    let _ = replies.join();
+    let requests_ended = to_server.run(client_reader, server);
+    let replies_ended = replies
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("relay thread panicked")));
+    // How each direction ended, reported once both have: the two ends happen
+    // at nearly the same moment in two threads, and a fixed order here keeps
+    // the log the same from run to run.
+    for (pump, ended) in [(to_server, requests_ended), (to_client, replies_ended)] {
+        match ended {
+            Ok(()) => println!("conn {number}: {}: end of data, passed on", pump.direction),
+            Err(error) => eprintln!("conn {number}: error: {}: {error}", pump.direction),
+        }
+    }
 }
 
 fn bytes(count: usize) -> String {
@@ -141,28 +152,24 @@ struct Pump {
 }
 
 impl Pump {
-    fn run(self, mut from: TcpStream, mut to: TcpStream) {
+    /// Forwards until the sender closes its side (`Ok`) or the connection
+    /// breaks (`Err`).
+    fn run(self, mut from: TcpStream, mut to: TcpStream) -> io::Result<()> {
         // Each piece goes out as its own segment instead of waiting to be
         // merged with the next one (Nagle's algorithm would merge them).
         let _ = to.set_nodelay(true);
-        match self.forward(&mut from, &mut to) {
-            Ok(()) => {
-                println!(
-                    "conn {}: {}: end of data, passed on",
-                    self.number, self.direction
-                );
-                // Pass the half-close on: the receiver sees end-of-file, and
-                // can still answer the other way.
-                let _ = to.shutdown(Shutdown::Write);
-            }
-            Err(error) => {
-                eprintln!("conn {}: error: {}: {error}", self.number, self.direction);
-                // The connection is broken: end both directions so the other
-                // pump stops too instead of waiting forever.
-                let _ = from.shutdown(Shutdown::Both);
-                let _ = to.shutdown(Shutdown::Both);
-            }
+        let ended = self.forward(&mut from, &mut to);
+        if ended.is_ok() {
+            // Pass the half-close on: the receiver sees end-of-file, and can
+            // still answer the other way.
+            let _ = to.shutdown(Shutdown::Write);
+        } else {
+            // The connection is broken: end both directions so the other
+            // pump stops too instead of waiting forever.
+            let _ = from.shutdown(Shutdown::Both);
+            let _ = to.shutdown(Shutdown::Both);
         }
+        ended
     }
 
     fn forward(&self, from: &mut TcpStream, to: &mut TcpStream) -> io::Result<()> {
