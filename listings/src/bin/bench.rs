@@ -324,12 +324,18 @@ fn exchange_rate(address: SocketAddr, clients: usize, window: Duration) -> io::R
         .map(|_| {
             thread::spawn(move || -> io::Result<u64> {
                 let mut done = 0;
-                while started.elapsed() < window {
+                // At least one exchange each, even if this thread starts
+                // after the window has closed on a busy machine: a rate
+                // computed from nothing would be zero, not a measurement.
+                loop {
                     let mut sock = TcpStream::connect(address)?;
                     sock.write_all(b"Hi there, server")?;
                     let mut reply = [0; 16];
                     sock.read_exact(&mut reply)?;
                     done += 1;
+                    if started.elapsed() >= window {
+                        break;
+                    }
                 }
                 Ok(done)
             })
