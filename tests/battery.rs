@@ -23,7 +23,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use book_tests::{PATIENCE, Server, bin, run};
+use book_tests::{PATIENCE, Server, bin, listening_address, run};
 use socket2::{Domain, SockRef, Socket, Type};
 use wait_timeout::ChildExt;
 
@@ -239,6 +239,21 @@ fn silent_client(server: &mut Server) -> TcpStream {
     silent
 }
 
+/// A client that connects and sends its request, and checks that no reply
+/// comes while the server is busy elsewhere. How long it watches hardly
+/// matters: a server that cannot answer yet cannot answer in any time.
+fn unanswered_client(address: SocketAddr) -> (TcpStream, SocketAddr) {
+    let mut conn = TcpStream::connect(address).unwrap();
+    let name = conn.local_addr().unwrap();
+    conn.write_all(REQUEST).unwrap();
+    conn.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut reply = [0; 16];
+    let error = conn.read_exact(&mut reply).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::WouldBlock, "{error}");
+    (conn, name)
+}
+
 /// Whether the server still holds the connection open: a read finds no data
 /// yet, rather than the end of the stream or a reset.
 fn still_open(conn: &TcpStream) -> bool {
@@ -273,17 +288,7 @@ fn step5_is_blocked_by_a_silent_client() {
     // The good client connects (the kernel completes the handshake for a
     // listener's backlog) and sends its request, but step 5 is in `read`
     // on the silent connection and will not `accept` another while it is.
-    let mut waiting = TcpStream::connect(server.address).unwrap();
-    let name = waiting.local_addr().unwrap();
-    waiting.write_all(REQUEST).unwrap();
-    // How long to watch: any time at all would do, since step 5 cannot
-    // answer before the silent client goes.
-    waiting
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let mut reply = [0; 16];
-    let error = waiting.read_exact(&mut reply).unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::WouldBlock, "{error}");
+    let (mut waiting, name) = unanswered_client(server.address);
     assert!(still_open(&silent));
 
     // The silent client goes, and only then is the other one accepted.
@@ -295,6 +300,7 @@ fn step5_is_blocked_by_a_silent_client() {
         connection_error(silent_name, why)
     );
     waiting.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut reply = [0; 16];
     waiting.read_exact(&mut reply).unwrap();
     assert_eq!(&reply, REPLY);
     server.wait_for_stdout(&accepted(name));
@@ -362,15 +368,8 @@ fn step6_accepts_no_more_than_max_connections_at_once() {
 
     // A third client: the kernel completes its handshake (the backlog), but
     // the server does not accept it while both slots are taken.
-    let mut third = TcpStream::connect(server.address).unwrap();
-    let third_name = third.local_addr().unwrap();
-    third.write_all(REQUEST).unwrap();
-    third
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
+    let (mut third, third_name) = unanswered_client(server.address);
     let mut reply = [0; 16];
-    let error = third.read_exact(&mut reply).unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::WouldBlock, "{error}");
 
     // The first finishes its conversation; its slot goes to the third.
     first.set_read_timeout(Some(PATIENCE)).unwrap();
@@ -476,10 +475,7 @@ impl Interruptible {
             stdout,
         };
         let first = server.next_line();
-        server.address = first
-            .strip_prefix("Listening at ")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("{first}"));
+        server.address = listening_address(&first).unwrap_or_else(|| panic!("{first}"));
         assert_eq!(server.next_line(), WAITING);
         server
     }

@@ -28,7 +28,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
 
-use book_tests::{PATIENCE, bin, closed_port, repo};
+use book_tests::{PATIENCE, bin, closed_port, listening_address, repo};
 use wait_timeout::ChildExt;
 
 /// The port the book's commands use by default, written back when blessing.
@@ -461,9 +461,7 @@ impl RunningServer {
             .lines
             .recv_timeout(PATIENCE)
             .unwrap_or_else(|e| panic!("{}: the program printed nothing ({e:?})", block.place()));
-        let port = first
-            .strip_prefix("Listening at ")
-            .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+        let port = listening_address(&first)
             .map(|a| a.port())
             .unwrap_or_else(|| {
                 panic!(

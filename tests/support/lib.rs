@@ -167,9 +167,7 @@ impl Server {
             stderr_lines,
         };
         let first = server.next_stdout_line();
-        server.address = first
-            .strip_prefix("Listening at ")
-            .and_then(|rest| rest.parse().ok())
+        server.address = listening_address(&first)
             .unwrap_or_else(|| panic!("a server's first line names its address, not {first:?}"));
         server
     }
@@ -240,6 +238,11 @@ fn next(lines: &Receiver<String>, which: &str) -> String {
     lines
         .recv_timeout(PATIENCE)
         .unwrap_or_else(|e| panic!("no line on the server's {which} ({e:?})"))
+}
+
+/// The address in a server's first line, "Listening at ADDRESS".
+pub fn listening_address(line: &str) -> Option<SocketAddr> {
+    line.strip_prefix("Listening at ")?.parse().ok()
 }
 
 /// A port on 127.0.0.1 that nothing listens on: the kernel hands out a free
