@@ -67,4 +67,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        # Ctrl-C is how a reader stops the server: no traceback for it.
+        sys.exit(130)

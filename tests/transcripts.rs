@@ -11,7 +11,9 @@
 //! starts with "Listening at" is a server left running (its block ends with
 //! `^C`); the client blocks after it in the same chapter talk to it. The test
 //! starts that server on a free port instead of 1060, points the clients at
-//! it, and compares the server's block once they are done. A server block
+//! it, and compares the server's block once they are done: what it printed,
+//! then `^C` and whatever it prints after the test sends it SIGINT, as a
+//! reader's Ctrl-C does. A server block
 //! that shows an error runs against the running server's port; a client block
 //! with no server running gets a port nobody listens on.
 //!
@@ -279,6 +281,11 @@ impl Terminal {
 
     /// Everything the program prints until it exits.
     fn finish(mut self, place: &str) -> Vec<String> {
+        self.drain_to_exit(place)
+    }
+
+    /// Everything the program prints from now until it exits.
+    fn drain_to_exit(&mut self, place: &str) -> Vec<String> {
         let mut output = Vec::new();
         loop {
             match self.lines.recv_timeout(PATIENCE) {
@@ -487,10 +494,12 @@ fn finish_server(
     outcome: &mut Outcome,
 ) {
     let block = &blocks[running.block];
-    let mut expected = block.expected.clone();
-    if expected.last().map(String::as_str) == Some(INTERRUPT) {
-        expected.pop();
-    }
+    // What the server printed before the reader pressed Ctrl-C.
+    let before_interrupt = block
+        .expected
+        .iter()
+        .position(|line| line == INTERRUPT)
+        .unwrap_or(block.expected.len());
     if blessing {
         // Authoring only: take whatever the server prints until it has been
         // quiet for a moment. Checking never relies on this.
@@ -502,7 +511,7 @@ fn finish_server(
             running.output.push(line);
         }
     } else {
-        while running.output.len() < expected.len() {
+        while running.output.len() < before_interrupt {
             match running.terminal.lines.recv_timeout(PATIENCE) {
                 Ok(line) => running.output.push(line),
                 Err(_) => break,
@@ -512,9 +521,22 @@ fn finish_server(
             running.output.push(line);
         }
     }
-    let mut shown = as_in_book(&running.output, ports);
-    shown.push(INTERRUPT.to_owned());
-    outcome.record(running.block, shown);
+    // Then press Ctrl-C, as the reader does, and take what the program says
+    // on its way out: a server that handles SIGINT has its last word.
+    running.output.push(INTERRUPT.to_owned());
+    let interrupted = Command::new("kill")
+        .args(["-INT", &running.terminal.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(
+        interrupted.success(),
+        "{}: cannot send SIGINT",
+        block.place()
+    );
+    running
+        .output
+        .extend(running.terminal.drain_to_exit(&block.place()));
+    outcome.record(running.block, as_in_book(&running.output, ports));
 }
 
 #[test]

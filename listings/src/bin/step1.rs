@@ -48,7 +48,7 @@ fn converse(mut conn: TcpStream, out: &mut dyn Write) -> io::Result<()> {
         py_bytes(&message)
     )?;
     conn.write(b"Goodbye, client!")?;
-    drop(conn); // closes the connection, like `sc.close()` in Python
+    drop(conn); // closes the connection, as `close()` does in Python
     writeln!(out, "  Reply sent, socket closed")?;
     Ok(())
 }

@@ -67,7 +67,7 @@ fn converse(mut conn: TcpStream, out: &mut dyn Write) -> io::Result<()> {
         py_bytes(&message)
     )?;
     send_all(&mut conn, b"Goodbye, client!")?;
-    drop(conn); // closes the connection, like `sc.close()` in Python
+    drop(conn); // closes the connection, as `close()` does in Python
     writeln!(out, "  Reply sent, socket closed")?;
     Ok(())
 }

@@ -48,7 +48,7 @@ fn converse(mut conn: TcpStream, out: &mut dyn Write) -> io::Result<()> {
     // ANCHOR: reply
     conn.write_all(b"Goodbye, client!")?;
     // ANCHOR_END: reply
-    drop(conn); // closes the connection, like `sc.close()` in Python
+    drop(conn); // closes the connection, as `close()` does in Python
     writeln!(out, "  Reply sent, socket closed")?;
     Ok(())
 }

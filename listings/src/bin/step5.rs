@@ -95,7 +95,7 @@ fn converse(mut conn: TcpStream, out: &mut dyn Write) -> io::Result<()> {
         py_bytes(&message)
     )?;
     conn.write_all(b"Goodbye, client!")?;
-    drop(conn); // closes the connection, like `sc.close()` in Python
+    drop(conn); // closes the connection, as `close()` does in Python
     writeln!(out, "  Reply sent, socket closed")?;
     Ok(())
 }

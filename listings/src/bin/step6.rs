@@ -254,7 +254,7 @@ fn converse(
         py_bytes(&message)
     )?;
     sendall(&mut conn, b"Goodbye, client!", deadline)?;
-    drop(conn); // closes the connection, like `sc.close()` in Python
+    drop(conn); // closes the connection, as `close()` does in Python
     writeln!(out, "  Reply sent, socket closed")?;
     Ok(())
 }
