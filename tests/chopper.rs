@@ -132,7 +132,8 @@ fn a_half_close_passes_through_and_the_reply_still_comes_back() {
 
 #[test]
 fn an_unreachable_server_costs_one_connection_not_the_relay() {
-    let mut relay = chopper(closed_port(), &[]);
+    let closed = closed_port();
+    let mut relay = chopper(closed.port(), &[]);
     let client = run(bin("step4"), ["client", "-p", &relay.port()]);
     // The relay accepted, could not reach the server, and hung up. Whether
     // the client sees end-of-file or a reset depends on whether its request

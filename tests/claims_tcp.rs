@@ -39,8 +39,9 @@ fn four_tuple(stream: &TcpStream) -> (SocketAddr, SocketAddr) {
 
 #[test]
 fn connect_to_a_closed_port_is_refused() {
-    let port = closed_port();
-    let error = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect_err("nothing listens there");
+    let closed = closed_port();
+    let error = TcpStream::connect((Ipv4Addr::LOCALHOST, closed.port()))
+        .expect_err("nothing listens there");
     assert_eq!(error.kind(), ErrorKind::ConnectionRefused);
     // ECONNREFUSED is 111 on Linux; this is the text the step programs print.
     assert_eq!(error.raw_os_error(), Some(111));

@@ -156,7 +156,8 @@ fn looping_steps_talk_to_a_python_server() {
 #[test]
 fn a_client_with_nobody_listening_says_connection_refused() {
     for step in STEPS {
-        let port = closed_port().to_string();
+        let closed = closed_port();
+        let port = closed.port().to_string();
         let client = run(bin(step), ["client", "-p", &port]);
         let line = client.one_line_error(1);
         assert_eq!(

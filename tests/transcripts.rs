@@ -419,6 +419,7 @@ fn run_chapter(blocks: &[Block], blessing: bool) -> Outcome {
             continue;
         }
         let ports: Vec<(u16, u16)> = running.iter().map(|r| (r.port, r.book_port)).collect();
+        let mut holding = None;
         let (command, ports) = match (role, next_hop) {
             (Some("server" | "client"), Some(port)) => (invocation.on_port(port), ports),
             (Some("server"), None) => panic!(
@@ -426,7 +427,10 @@ fn run_chapter(blocks: &[Block], blessing: bool) -> Outcome {
                 block.place()
             ),
             (Some("client"), None) => {
-                let port = closed_port();
+                let closed = closed_port();
+                let port = closed.port();
+                // Nobody may listen on the port until the client is done.
+                holding = Some(closed);
                 (
                     invocation.on_port(port),
                     vec![(port, invocation.book_port())],
@@ -435,6 +439,7 @@ fn run_chapter(blocks: &[Block], blessing: bool) -> Outcome {
             _ => (invocation.plain(), ports),
         };
         let output = Terminal::start(command).finish(&block.place());
+        drop(holding);
         outcome.record(index, as_in_book(&output, &ports));
         for server in &mut running {
             // Collect what each server said about this client while it is fresh.

@@ -245,11 +245,41 @@ pub fn listening_address(line: &str) -> Option<SocketAddr> {
     line.strip_prefix("Listening at ")?.parse().ok()
 }
 
-/// A port on 127.0.0.1 that nothing listens on: the kernel hands out a free
-/// port, and closing the listener frees it again.
-pub fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    listener.local_addr().expect("bound").port()
+/// A port on 127.0.0.1 that nothing listens on, for as long as this lives.
+///
+/// Freeing a port and hoping nobody takes it is a race: tests running in
+/// parallel bind port 0 all the time, and the kernel may hand the freed port
+/// to one of them. So this keeps a socket bound to the port without
+/// listening on it: a connection to it is refused, and no other socket can
+/// listen on it or be given it as a client's port meanwhile.
+pub struct ClosedPort {
+    _holder: socket2::Socket,
+    port: u16,
+}
+
+impl ClosedPort {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// A fresh [`ClosedPort`].
+pub fn closed_port() -> ClosedPort {
+    use socket2::{Domain, Socket, Type};
+    let holder = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
+    holder
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind port 0");
+    let port = holder
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("bound to an IP address")
+        .port();
+    ClosedPort {
+        _holder: holder,
+        port,
+    }
 }
 
 /// The interpreter for the Python peer in `tests/peer.py`.
