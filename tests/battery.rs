@@ -486,13 +486,19 @@ impl Interruptible {
             .unwrap_or_else(|e| panic!("no line from the server: {e:?}"))
     }
 
+    /// The next line that is not about a conversation in progress (those
+    /// are indented, and may still be coming in).
+    fn next_unindented_line(&self) -> String {
+        let mut line = self.next_line();
+        while line.starts_with("  ") {
+            line = self.next_line();
+        }
+        line
+    }
+
     /// Sends SIGINT, what Ctrl-C in a terminal sends.
     fn interrupt(&self) {
-        let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        book_tests::interrupt(&self.child);
     }
 
     /// Waits for the process to exit; then, everything else it printed.
@@ -523,12 +529,8 @@ fn step6_on_ctrl_c_refuses_new_clients_and_finishes_the_one_in_progress() {
     client.write_all(&REQUEST[..8]).unwrap();
     assert_eq!(server.next_line(), accepted(client.local_addr().unwrap()));
     server.interrupt();
-    let mut line = server.next_line();
-    while line.starts_with("  ") {
-        line = server.next_line();
-    }
     assert_eq!(
-        line,
+        server.next_unindented_line(),
         "Interrupted: accepting no more connections, finishing 1 in progress"
     );
     let refused = TcpStream::connect(server.address).unwrap_err();
@@ -587,12 +589,8 @@ fn step6_on_a_second_ctrl_c_exits_without_waiting() {
     let silent = TcpStream::connect(server.address).unwrap();
     assert_eq!(server.next_line(), accepted(silent.local_addr().unwrap()));
     server.interrupt();
-    let mut line = server.next_line();
-    while line.starts_with("  ") {
-        line = server.next_line();
-    }
     assert_eq!(
-        line,
+        server.next_unindented_line(),
         "Interrupted: accepting no more connections, finishing 1 in progress"
     );
     // The silent client would hold the first Ctrl-C for 30 seconds.

@@ -30,7 +30,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
 
-use book_tests::{PATIENCE, bin, closed_port, listening_address, repo};
+use book_tests::{PATIENCE, bin, closed_port, interrupt, listening_address, repo};
 use wait_timeout::ChildExt;
 
 /// The port the book's commands use by default, written back when blessing.
@@ -529,15 +529,7 @@ fn finish_server(
     // Then press Ctrl-C, as the reader does, and take what the program says
     // on its way out: a server that handles SIGINT has its last word.
     running.output.push(INTERRUPT.to_owned());
-    let interrupted = Command::new("kill")
-        .args(["-INT", &running.terminal.child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(
-        interrupted.success(),
-        "{}: cannot send SIGINT",
-        block.place()
-    );
+    interrupt(&running.terminal.child);
     running
         .output
         .extend(running.terminal.drain_to_exit(&block.place()));

@@ -240,6 +240,15 @@ fn next(lines: &Receiver<String>, which: &str) -> String {
         .unwrap_or_else(|e| panic!("no line on the server's {which} ({e:?})"))
 }
 
+/// Sends SIGINT to a child process, as Ctrl-C in its terminal would.
+pub fn interrupt(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "cannot send SIGINT to {}", child.id());
+}
+
 /// The address in a server's first line, "Listening at ADDRESS".
 pub fn listening_address(line: &str) -> Option<SocketAddr> {
     line.strip_prefix("Listening at ")?.parse().ok()
