@@ -96,10 +96,11 @@ fn main() {
     write_if_changed(&out_dir.join(RENAMED_OUTPUT), &renamed);
 }
 
-/// The loops the property tests in `tests/loops.rs` check, as (step file,
-/// anchor). Each anchor holds one whole function.
+/// The loops that the tests in `tests/watching_tcp_split.rs` and
+/// `tests/step2_send_loop.rs` check, as (step file, anchor). Each anchor
+/// holds one whole function.
 const TESTED_FUNCTIONS: [(&str, &str); 3] = [
-    ("step2", "send_all"),
+    ("step2", "sendall"),
     ("step4", "recvall"),
     ("step5", "recvall"),
 ];

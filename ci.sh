@@ -39,6 +39,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
 
+step "include expansion: tests/support/include.rs against mdbook's own, chapter by chapter"
+cargo test --locked --test include_matches_mdbook -- --ignored
+
 step "mdbook build (warnings fail it)"
 mdbook build 2>&1 | tee target/mdbook-build.log
 if grep -E '(WARN|ERROR)' target/mdbook-build.log; then

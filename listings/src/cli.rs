@@ -1,18 +1,18 @@
 //! The command line every step shares, and how its outcomes become exit codes.
 
-use std::io::{self, ErrorKind, Write};
+use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::{Role, RoleWith, demo};
+use crate::{Failure, Role, RoleWith, demo};
 
 /// A TCP client and server that exchange one 16-byte message each way.
 ///
-/// With no arguments, runs both in one process: a server on a free port of
-/// 127.0.0.1 and one client against it, then prints each side's transcript.
+/// With no arguments, runs a demo: this program as a server on a free port of
+/// 127.0.0.1 and again as one client against it, then prints what each said.
 /// To play one role per terminal, run `server` in one and `client` in another.
 #[derive(Parser)]
 #[command(disable_version_flag = true)]
@@ -58,16 +58,13 @@ pub struct NoOptions {}
 const ONE_AT_A_TIME: &str =
     "Listen on HOST:PORT and answer clients, one at a time, until interrupted (Ctrl-C)";
 
-/// What ended a run that did not succeed, as the one line to print.
-pub(crate) struct Failure(pub(crate) String);
-
 /// Exit code for a run that failed after its arguments were accepted.
 const FAILED: u8 = 1;
 /// Exit code for arguments that do not parse (the convention clap follows).
 const USAGE: u8 = 2;
 
 /// Runs a step program: parses the command line, then plays the server, the
-/// client, or (with no arguments) a demo of both.
+/// client, or (with no arguments) the demo of both.
 ///
 /// Every failure becomes one line on stderr and a non-zero exit code:
 /// 2 for bad arguments, 1 for anything that went wrong on the network.
@@ -76,8 +73,8 @@ pub fn run(server: Role, client: Role) -> ExitCode {
         .mut_subcommand("server", |server| server.about(ONE_AT_A_TIME));
     dispatch(
         command,
-        move |address, _: &NoOptions, out| server(address, out),
-        move |address, _: &NoOptions, out| client(address, out),
+        |address, _: &NoOptions| server(address),
+        |address, _: &NoOptions| client(address),
     )
 }
 
@@ -86,38 +83,25 @@ pub fn run(server: Role, client: Role) -> ExitCode {
 /// HOST and `-p` on that role's command line (and in its `--help`).
 ///
 /// Otherwise it is [`run`]: the same roles, demo, help and exit codes. The
-/// demo gives each role its options' defaults, so every option needs one.
-pub fn run_with<S, C>(server: RoleWith<S>, client: RoleWith<C>) -> ExitCode
-where
-    S: Args + Send + 'static,
-    C: Args,
-{
+/// demo runs each role with no options, so every option needs a default.
+pub fn run_with<S: Args, C: Args>(server: RoleWith<S>, client: RoleWith<C>) -> ExitCode {
     dispatch(Cli::<S, C>::command(), server, client)
 }
 
 /// What [`run`] and [`run_with`] share: parse `command`, then play the role
-/// it names with its options, or the demo with the defaults.
-fn dispatch<S, C>(
+/// it names with its options, or the demo.
+fn dispatch<S: Args, C: Args>(
     command: clap::Command,
-    server: impl Fn(SocketAddr, &S, &mut (dyn Write + Send)) -> io::Result<()> + Send + 'static,
-    client: impl Fn(SocketAddr, &C, &mut (dyn Write + Send)) -> io::Result<()>,
-) -> ExitCode
-where
-    S: Args + Send + 'static,
-    C: Args,
-{
-    let cli: Cli<S, C> = match parse_command(command.clone()) {
+    server: impl FnOnce(SocketAddr, &S) -> io::Result<()>,
+    client: impl FnOnce(SocketAddr, &C) -> io::Result<()>,
+) -> ExitCode {
+    let cli: Cli<S, C> = match parse_command(command) {
         Ok(cli) => cli,
         Err(exit) => return exit,
     };
+    say_panics_in_one_line();
     let outcome = match cli.role {
-        None => match defaults::<S, C>(command) {
-            Ok((server_options, client_options)) => demo::run(
-                move |address, out| server(address, &server_options, out),
-                |address, out| client(address, &client_options, out),
-            ),
-            Err(failure) => Err(failure),
-        },
+        None => demo::run(),
         Some(Command::Server { endpoint, options }) => {
             play("server at", server, &endpoint, &options)
         }
@@ -127,46 +111,28 @@ where
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure(line)) => {
+        Err(Failure::Say(line)) => {
             eprintln!("error: {line}");
             ExitCode::from(FAILED)
         }
+        Err(Failure::Reported) => ExitCode::from(FAILED),
     }
 }
 
-/// Each role's options as the command line would give them with none
-/// written: what the demo runs with.
-fn defaults<S: Args, C: Args>(command: clap::Command) -> Result<(S, C), Failure> {
-    let parse = |role: &str| {
-        command
-            .clone()
-            .try_get_matches_from(["demo", role])
-            .and_then(|matches| Cli::<S, C>::from_arg_matches(&matches))
-            .map_err(|error| {
-                let text = error.to_string();
-                Failure(format!(
-                    "the demo needs a default for every option: {}",
-                    text.lines().next().unwrap_or_default()
-                ))
-            })
-    };
-    let Some(Command::Server {
-        options: server, ..
-    }) = parse("server")?.role
-    else {
-        return Err(Failure(
-            "`demo server` did not parse as the server".to_owned(),
-        ));
-    };
-    let Some(Command::Client {
-        options: client, ..
-    }) = parse("client")?.role
-    else {
-        return Err(Failure(
-            "`demo client` did not parse as the client".to_owned(),
-        ));
-    };
-    Ok((server, client))
+/// A panic becomes one line on stderr instead of a message and a hint about
+/// backtraces. The one a user can cause is `println!` failing because
+/// standard output was closed (`step1 server | head -3`): Rust ignores
+/// SIGPIPE, so the write fails and `println!` panics.
+fn say_panics_in_one_line() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let what = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("the program panicked");
+        eprintln!("error: {what}");
+    }));
 }
 
 /// Parses the command line into `T`. On `--help` the help is printed and on
@@ -197,13 +163,12 @@ fn parse_command<T: FromArgMatches>(mut command: clap::Command) -> Result<T, Exi
 
 fn play<O>(
     what: &str,
-    role: impl FnOnce(SocketAddr, &O, &mut (dyn Write + Send)) -> io::Result<()>,
+    role: impl FnOnce(SocketAddr, &O) -> io::Result<()>,
     endpoint: &Endpoint,
     options: &O,
 ) -> Result<(), Failure> {
     let address = endpoint.resolve()?;
-    role(address, options, &mut io::stdout())
-        .map_err(|error| Failure(format!("{what} {address}: {error}")))
+    role(address, options).map_err(|error| Failure::Say(format!("{what} {address}: {error}")))
 }
 
 impl Endpoint {
@@ -211,7 +176,7 @@ impl Endpoint {
     /// use for `(host, port)`.
     fn resolve(&self) -> Result<SocketAddr, Failure> {
         let cannot = |why: &dyn std::fmt::Display| {
-            Failure(format!("cannot resolve host {:?}: {why}", self.host))
+            Failure::Say(format!("cannot resolve host {:?}: {why}", self.host))
         };
         let mut addresses = (self.host.as_str(), self.port)
             .to_socket_addrs()

@@ -1,139 +1,165 @@
-//! The demo a step runs with no arguments: its own server and client in one
-//! process, each transcript printed under its role's name.
+//! The demo a step runs with no arguments: the step's own program started
+//! twice, as `server -p 0` and as `client -p PORT`, with each side's lines
+//! printed under its role's name.
 
-use std::io::{self, Write};
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
 
-use crate::cli::Failure;
+use crate::Failure;
+use crate::protocol::{WAITING, listening_address};
 
-/// The server's first line names the address it listens on; the demo reads
-/// the port from it, as a reader does from the server's terminal.
-const LISTENING: &str = "Listening at ";
-/// The line a server prints each time it is ready for the next client: seen a
-/// second time, it means the demo's one connection is over.
-const WAITING: &str = "Waiting to accept a new connection";
 /// How long the server may go without printing a line before the demo gives
 /// up on it. This is a safety net against a hung run, never a way to wait
 /// for something: every wait below ends as soon as the awaited line arrives.
 const SILENCE_LIMIT: Duration = Duration::from_secs(10);
 
-/// Runs `server` on a thread of its own and `client` against it, then prints
-/// both transcripts. Each is handed the address and where to print.
-pub(crate) fn run(
-    server: impl FnOnce(SocketAddr, &mut (dyn Write + Send)) -> io::Result<()> + Send + 'static,
-    client: impl FnOnce(SocketAddr, &mut (dyn Write + Send)) -> io::Result<()>,
-) -> Result<(), Failure> {
-    let (lines, server_lines) = mpsc::channel();
-    let server_thread = thread::spawn(move || {
-        let mut transcript = LineSender {
-            lines,
-            pending: Vec::new(),
-        };
-        // Port 0: the kernel picks a free port, so a demo never collides with
-        // a server already running on 1060.
-        server(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), &mut transcript)
-    });
-    let mut server_said = Vec::new();
+/// Runs this program as a server, then as a client against it, and prints
+/// both sides' lines: the server's first, then the client's.
+pub(crate) fn run() -> Result<(), Failure> {
+    let program = std::env::current_exe()
+        .map_err(|error| Failure::Say(format!("cannot find this program to run it: {error}")))?;
+    // Port 0: the kernel picks a free port, so a demo never collides with
+    // a server already running on 1060. The server's errors, if any, go
+    // straight to our standard error.
+    let mut server = Server::start(Command::new(&program).args(["server", "-p", "0"]))?;
 
-    let listening = next_line(&server_lines, &mut server_said);
-    let address = listening
-        .as_ref()
-        .ok()
-        .and_then(|line| line.strip_prefix(LISTENING))
-        .and_then(|rest| rest.parse::<SocketAddr>().ok());
-    let Some(address) = address else {
-        print_transcript("server", &server_said);
-        return Err(match (listening, server_thread.is_finished()) {
-            // The server stopped before it could listen: say why.
-            (Err(Ended::Stopped), _) | (_, true) => match server_thread.join() {
-                Ok(Err(error)) => Failure(format!("server: {error}")),
-                _ => Failure("the server stopped before it listened".to_owned()),
-            },
-            (Err(Ended::Silent), false) => {
-                Failure(format!("the server printed nothing for {SILENCE_LIMIT:?}"))
+    let listening = server.next_line();
+    let Some(address) = listening.as_deref().ok().and_then(listening_address) else {
+        print_lines("server", &server.said);
+        return Err(match listening {
+            // The server has said why on standard error.
+            Err(Ended::Stopped) => Failure::Reported,
+            Err(Ended::Silent) => {
+                Failure::Say(format!("the server printed nothing for {SILENCE_LIMIT:?}"))
             }
-            (Ok(line), false) => Failure(format!(
-                "the server's first line, {line:?}, does not start with {LISTENING:?}"
+            Ok(line) => Failure::Say(format!(
+                "the server's first line, {line:?}, does not say where it listens"
             )),
         });
     };
 
-    let mut client_said = Vec::new();
-    let client_outcome = client(address, &mut client_said);
+    let client = Command::new(&program)
+        .args(["client", "-p", &address.port().to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| Failure::Say(format!("cannot start the client: {error}")))?;
 
-    // The server prints its last lines about this connection after the
+    // The server prints its last lines about the connection after the
     // client has its reply; collect them until it is waiting again.
-    let mut waits = server_said.iter().filter(|line| *line == WAITING).count();
-    while waits < 2 {
-        match next_line(&server_lines, &mut server_said) {
-            Ok(line) if line == WAITING => waits += 1,
+    while server.said.iter().filter(|line| *line == WAITING).count() < 2 {
+        match server.next_line() {
             Ok(_) => {}
             Err(Ended::Stopped) => break,
             Err(Ended::Silent) => {
                 eprintln!(
-                    "warning: the server printed nothing for {SILENCE_LIMIT:?}; its transcript may be incomplete"
+                    "warning: the server printed nothing for {SILENCE_LIMIT:?}; its lines may be incomplete"
                 );
                 break;
             }
         }
     }
+    server.stop();
 
-    print_transcript("server", &server_said);
-    let client_said = String::from_utf8_lossy(&client_said);
-    print_transcript("client", client_said.lines());
-    client_outcome.map_err(|error| Failure(format!("client talking to {address}: {error}")))
+    print_lines("server", &server.said);
+    print_lines("client", String::from_utf8_lossy(&client.stdout).lines());
+    client_outcome(&client)
+}
+
+/// The client's own error line, passed on as the demo's: the same line a
+/// reader sees when running the client alone.
+fn client_outcome(client: &Output) -> Result<(), Failure> {
+    let complaint = String::from_utf8_lossy(&client.stderr);
+    let complaint = complaint.trim_end();
+    match (client.status.success(), complaint.strip_prefix("error: ")) {
+        (true, _) if complaint.is_empty() => Ok(()),
+        (true, _) => {
+            eprintln!("{complaint}");
+            Ok(())
+        }
+        (false, Some(line)) if !line.contains('\n') => Err(Failure::Say(line.to_owned())),
+        (false, _) => Err(Failure::Say(format!(
+            "the client failed ({}): {complaint}",
+            client.status
+        ))),
+    }
+}
+
+/// The demo's server process and the lines it has printed so far.
+struct Server {
+    process: Child,
+    lines: Receiver<String>,
+    said: Vec<String>,
 }
 
 /// Why no further line came from the server.
 enum Ended {
-    /// Its thread returned (a server returns only on error).
+    /// It closed its standard output: it has exited.
     Stopped,
     /// It printed nothing for [`SILENCE_LIMIT`].
     Silent,
 }
 
-/// Waits for the server's next line and records it.
-fn next_line(lines: &Receiver<String>, said: &mut Vec<String>) -> Result<String, Ended> {
-    match lines.recv_timeout(SILENCE_LIMIT) {
-        Ok(line) => {
-            said.push(line.clone());
-            Ok(line)
+impl Server {
+    fn start(command: &mut Command) -> Result<Server, Failure> {
+        let mut process = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|error| Failure::Say(format!("cannot start the server: {error}")))?;
+        let stdout = process.stdout.take().expect("stdout is piped");
+        Ok(Server {
+            process,
+            lines: lines_of(stdout),
+            said: Vec::new(),
+        })
+    }
+
+    /// Waits for the server's next line and records it.
+    fn next_line(&mut self) -> Result<String, Ended> {
+        match self.lines.recv_timeout(SILENCE_LIMIT) {
+            Ok(line) => {
+                self.said.push(line.clone());
+                Ok(line)
+            }
+            Err(RecvTimeoutError::Timeout) => Err(Ended::Silent),
+            Err(RecvTimeoutError::Disconnected) => Err(Ended::Stopped),
         }
-        Err(RecvTimeoutError::Timeout) => Err(Ended::Silent),
-        Err(RecvTimeoutError::Disconnected) => Err(Ended::Stopped),
+    }
+
+    /// Ends the server, which otherwise would wait for clients forever.
+    fn stop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
     }
 }
 
-fn print_transcript<S: AsRef<str>>(role: &str, lines: impl IntoIterator<Item = S>) {
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The lines a pipe carries, as they come, read by a thread of its own: a
+/// receiver can wait for the next one with a time limit. The demo reads a
+/// server's output with it, and so do the book's tests.
+pub fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+fn print_lines<S: AsRef<str>>(role: &str, lines: impl IntoIterator<Item = S>) {
     for line in lines {
         println!("{role} | {}", line.as_ref());
-    }
-}
-
-/// A transcript that hands each complete line to the demo as it is written.
-struct LineSender {
-    lines: Sender<String>,
-    pending: Vec<u8>,
-}
-
-impl Write for LineSender {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.pending.extend_from_slice(bytes);
-        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=end).collect();
-            let text = String::from_utf8_lossy(&line[..end]).into_owned();
-            // The demo stops listening once it has what it needs; later
-            // lines from a server still running have nowhere to go, and
-            // that is fine.
-            let _ = self.lines.send(text);
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }

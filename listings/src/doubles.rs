@@ -5,7 +5,7 @@
 //! split on purpose, following a schedule of [`Turn`]s, so a test (or a
 //! property test generating schedules) can make every awkward case happen:
 //! a call that moves one byte, a call interrupted by a signal, a write that
-//! moves nothing at all.
+//! moves nothing at all, a connection that breaks part-way.
 //!
 //! ```
 //! use std::io::Read;
@@ -96,14 +96,22 @@ impl Read for ChoppyReader {
 }
 
 /// A writer that keeps what it accepts and follows a schedule of [`Turn`]s;
-/// once the schedule runs out it accepts everything, unless told to keep
-/// answering `Ok(0)` ([`ChoppyWriter::stuck`]).
+/// once the schedule runs out it accepts everything, unless made to accept
+/// nothing ([`ChoppyWriter::stuck`]) or to fail ([`ChoppyWriter::broken`]).
 #[derive(Debug)]
 pub struct ChoppyWriter {
     accepted: Vec<u8>,
     turns: VecDeque<Turn>,
-    stuck: bool,
+    afterwards: Afterwards,
     calls: usize,
+}
+
+/// What a [`ChoppyWriter`] does once its schedule is over.
+#[derive(Debug, Clone, Copy)]
+enum Afterwards {
+    AcceptEverything,
+    AcceptNothing,
+    Fail,
 }
 
 impl ChoppyWriter {
@@ -111,7 +119,7 @@ impl ChoppyWriter {
         ChoppyWriter {
             accepted: Vec::new(),
             turns: turns.into_iter().collect(),
-            stuck: false,
+            afterwards: Afterwards::AcceptEverything,
             calls: 0,
         }
     }
@@ -121,7 +129,17 @@ impl ChoppyWriter {
     /// good. A loop that does not treat `Ok(0)` as an error spins on it.
     pub fn stuck(turns: impl IntoIterator<Item = Turn>) -> Self {
         ChoppyWriter {
-            stuck: true,
+            afterwards: Afterwards::AcceptNothing,
+            ..ChoppyWriter::new(turns)
+        }
+    }
+
+    /// A writer whose connection breaks after its schedule: every later
+    /// `write` fails with [`ErrorKind::BrokenPipe`], as a write to a peer
+    /// that has gone does.
+    pub fn broken(turns: impl IntoIterator<Item = Turn>) -> Self {
+        ChoppyWriter {
+            afterwards: Afterwards::Fail,
             ..ChoppyWriter::new(turns)
         }
     }
@@ -143,8 +161,11 @@ impl Write for ChoppyWriter {
             Some(Turn::Interrupted) => return Err(ErrorKind::Interrupted.into()),
             Some(Turn::Zero) => return Ok(0),
             Some(Turn::Upto(limit)) => limit.max(1),
-            None if self.stuck => return Ok(0),
-            None => usize::MAX,
+            None => match self.afterwards {
+                Afterwards::AcceptEverything => usize::MAX,
+                Afterwards::AcceptNothing => return Ok(0),
+                Afterwards::Fail => return Err(ErrorKind::BrokenPipe.into()),
+            },
         };
         let count = limit.min(buf.len());
         self.accepted.extend_from_slice(&buf[..count]);
@@ -203,6 +224,20 @@ mod tests {
         assert_eq!(writer.write(b"abc").unwrap(), 2);
         assert_eq!(writer.write(b"c").unwrap(), 0);
         assert_eq!(writer.write(b"c").unwrap(), 0);
+    }
+
+    #[test]
+    fn a_broken_writer_fails_after_its_schedule() {
+        let mut writer = ChoppyWriter::broken([Turn::Upto(2)]);
+        assert_eq!(writer.write(b"abc").unwrap(), 2);
+        for _ in 0..2 {
+            assert_eq!(
+                writer.write(b"c").unwrap_err().kind(),
+                ErrorKind::BrokenPipe
+            );
+        }
+        assert_eq!(writer.accepted(), b"ab");
+        assert_eq!(writer.calls(), 3);
     }
 
     #[test]

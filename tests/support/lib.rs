@@ -1,40 +1,55 @@
-//! Support shared by the book's tests: building and running the step
-//! programs, and waiting for the lines they print.
+//! Support shared by the book's tests: the list of the book's programs,
+//! building and running them, and waiting for the lines they print.
 //!
 //! Nothing here sleeps to synchronise: a test waits for a line a program
 //! prints (a server's "Listening at ..."), or for a process to exit. The
-//! time limits below only stop a broken program from hanging the test suite.
+//! time limit, [`PATIENCE`], only stops a broken program from hanging the
+//! test suite.
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
-use std::sync::mpsc::{self, Receiver};
-use std::thread;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
+use listings::lines_of;
+use listings::protocol::{LISTENING, listening_address};
 use wait_timeout::ChildExt;
 
 /// Longest a test waits for a line or an exit before it declares the program
 /// hung. Generous: a loaded CI machine must not fail a correct program.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-/// The step programs, in the book's order.
+/// The step programs, in the book's order: with [`TOOLS`], every binary in
+/// `listings/src/bin` (`tests/layout.rs` holds the directory to these two
+/// lists). Every test that runs each step runs each one listed here.
 pub const STEPS: [&str; 6] = ["step1", "step2", "step3", "step4", "step5", "step6"];
+
+/// The programs that go with the book but are not steps of the port.
+pub const TOOLS: [&str; 2] = ["chopper", "bench"];
+
+/// Every binary in `listings/src/bin`: the steps, then the tools.
+pub fn programs() -> impl Iterator<Item = &'static str> {
+    STEPS.into_iter().chain(TOOLS)
+}
 
 /// The root of the repository.
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The path of a `listings` binary, built on first use.
+/// The path of a `listings` binary, one of [`programs`], built on first use.
 ///
 /// The tests live in the root package, and Cargo only tells a package's tests
 /// where that same package's binaries are, so this builds the `listings`
 /// binaries itself, once, into the profile directory the tests run from.
 pub fn bin(name: &str) -> PathBuf {
+    assert!(
+        programs().any(|program| program == name),
+        "{name} is not in STEPS or TOOLS (tests/support/lib.rs)"
+    );
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
         // target/<profile>/deps/<test executable>
@@ -61,7 +76,12 @@ pub fn bin(name: &str) -> PathBuf {
 #[derive(Debug)]
 pub struct Finished {
     pub status: ExitStatus,
+    /// Its standard output, read line by line, so each line ends with a
+    /// newline (even a last line the program left without one); with
+    /// [`Output::Merged`], its standard error as well.
     pub stdout: String,
+    /// Its standard error, each line ending with a newline; empty with
+    /// [`Output::Merged`].
     pub stderr: String,
 }
 
@@ -89,64 +109,44 @@ impl Finished {
     }
 }
 
+/// Where a started program's standard error goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// To a pipe of its own: the test reads stdout and stderr apart.
+    Apart,
+    /// Into the same pipe as stdout, as a terminal shows both: stderr lines
+    /// arrive among the stdout lines, in the order the program wrote them.
+    Merged,
+}
+
 /// Runs a program to the end (or kills it after [`PATIENCE`] and fails).
 pub fn run<I, S>(program: impl AsRef<OsStr>, args: I) -> Finished
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let mut child = spawn_piped(program.as_ref(), args);
-    // Drain both pipes while waiting, so a chatty program cannot block on a
-    // full pipe.
-    let stdout = drain(child.stdout.take().expect("piped"));
-    let stderr = drain(child.stderr.take().expect("piped"));
-    let status = match child.wait_timeout(PATIENCE).expect("wait works") {
-        Some(status) => status,
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{:?} did not finish within {PATIENCE:?}", program.as_ref());
-        }
-    };
-    Finished {
-        status,
-        stdout: stdout.join().expect("reader thread"),
-        stderr: stderr.join().expect("reader thread"),
-    }
+    let mut command = Command::new(program);
+    command.args(args);
+    run_command(command, Output::Apart).unwrap_or_else(|why| panic!("{why}"))
 }
 
-/// Starts a program with no input and both outputs piped to the test.
-fn spawn_piped<I, S>(program: &OsStr, args: I) -> Child
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program:?}: {e}"))
+/// Runs `command` to the end with no input, its output read as `output`
+/// says. Fails, after killing it, if it has not exited within [`PATIENCE`].
+pub fn run_command(command: Command, output: Output) -> Result<Finished, String> {
+    Process::start(command, output).finish()
 }
 
-fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    })
-}
-
-/// A server process, killed when dropped.
+/// A server process, started by the test and killed when dropped.
+///
+/// It is ready once it has printed its first line, `Listening at ADDRESS`;
+/// the test then reads what it prints, line by line, waiting for each, and
+/// may press Ctrl-C ([`Server::interrupt`]) and wait for it to exit.
 pub struct Server {
-    child: Child,
+    process: Process,
     /// Where it listens, as its first line said.
     pub address: SocketAddr,
-    /// Every stdout line so far, the "Listening at" line first.
+    /// Every stdout line read so far, the "Listening at" line first.
     pub stdout: Vec<String>,
-    stdout_lines: Receiver<String>,
-    stderr_lines: Receiver<String>,
 }
 
 impl Server {
@@ -156,20 +156,44 @@ impl Server {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut child = spawn_piped(program.as_ref(), args);
-        let stdout_lines = lines_of(child.stdout.take().expect("piped"));
-        let stderr_lines = lines_of(child.stderr.take().expect("piped"));
-        let mut server = Server {
-            child,
-            address: SocketAddr::from(([0, 0, 0, 0], 0)),
-            stdout: Vec::new(),
-            stdout_lines,
-            stderr_lines,
+        let mut command = Command::new(program);
+        command.args(args);
+        Server::start_command(command, Output::Apart).unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    /// Starts `command` with no input, its output read as `output` says, and
+    /// waits for its "Listening at ADDRESS" line. Fails, saying what the
+    /// program did instead, if that is not the first line it prints.
+    pub fn start_command(command: Command, output: Output) -> Result<Server, String> {
+        let mut process = Process::start(command, output);
+        let first = match process.stdout.recv_timeout(PATIENCE) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(format!(
+                    "{} printed nothing within {PATIENCE:?}",
+                    process.name
+                ));
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let name = process.name.clone();
+                let ended = process.finish()?;
+                return Err(format!(
+                    "{name} ended ({}) without a line on stdout; its stderr: {:?}",
+                    ended.status, ended.stderr
+                ));
+            }
         };
-        let first = server.next_stdout_line();
-        server.address = listening_address(&first)
-            .unwrap_or_else(|| panic!("a server's first line names its address, not {first:?}"));
-        server
+        match listening_address(&first) {
+            Some(address) => Ok(Server {
+                process,
+                address,
+                stdout: vec![first],
+            }),
+            None => Err(format!(
+                "{} printed {first:?} where a server prints `{LISTENING}ADDRESS` first",
+                process.name
+            )),
+        }
     }
 
     /// Port for a client's `-p`.
@@ -179,9 +203,17 @@ impl Server {
 
     /// Waits for the server's next stdout line.
     pub fn next_stdout_line(&mut self) -> String {
-        let line = next(&self.stdout_lines, "stdout");
+        self.next_stdout_line_within(PATIENCE)
+            .unwrap_or_else(|| panic!("no line on the stdout of {}", self.process.name))
+    }
+
+    /// The server's next stdout line if it prints one within `time`; none if
+    /// it does not, or has closed its output. `Duration::ZERO` takes a line
+    /// already printed, without waiting.
+    pub fn next_stdout_line_within(&mut self, time: Duration) -> Option<String> {
+        let line = self.process.stdout.recv_timeout(time).ok()?;
         self.stdout.push(line.clone());
-        line
+        Some(line)
     }
 
     /// Waits until the server prints exactly `line` on stdout, and returns
@@ -199,59 +231,138 @@ impl Server {
 
     /// Waits for the server's next stderr line.
     pub fn next_stderr_line(&mut self) -> String {
-        next(&self.stderr_lines, "stderr")
+        let name = &self.process.name;
+        let stderr = self
+            .process
+            .stderr
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name} was started with its stderr merged into stdout"));
+        stderr
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|e| panic!("no line on the stderr of {name} ({e:?})"))
     }
 
-    /// The server's process id, to look at it from outside (`/proc/<pid>`)
-    /// or send it a signal.
+    /// The server's process id, to look at it from outside (`/proc/<pid>`).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.child.id()
     }
 
     /// Whether the process is still running (it should be, for a server).
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        matches!(self.process.child.try_wait(), Ok(None))
+    }
+
+    /// Sends SIGINT, as Ctrl-C in the server's terminal would.
+    pub fn interrupt(&self) {
+        let pid = self.pid().to_string();
+        let status = Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "cannot send SIGINT to {pid}");
+    }
+
+    /// Waits for the server to exit (it should, after [`Server::interrupt`]);
+    /// returns its exit status and the lines it printed that the test had
+    /// not read yet. Fails, after killing it, if it is still running after
+    /// [`PATIENCE`].
+    pub fn wait_for_exit(self) -> Finished {
+        let mut process = self.process;
+        process.finish().unwrap_or_else(|why| panic!("{why}"))
     }
 }
 
-impl Drop for Server {
+/// A started program whose output arrives line by line, each line read by
+/// [`listings::lines_of`]; killed when dropped.
+struct Process {
+    child: Child,
+    /// The command, for messages.
+    name: String,
+    stdout: Receiver<String>,
+    /// `None` when stderr is merged into `stdout`.
+    stderr: Option<Receiver<String>>,
+}
+
+impl Process {
+    fn start(mut command: Command, output: Output) -> Process {
+        command.stdin(Stdio::null());
+        let name = format!("{command:?}");
+        let cannot = |e: std::io::Error| panic!("cannot start {name}: {e}");
+        let (child, stdout, stderr) = match output {
+            Output::Apart => {
+                command.stdout(Stdio::piped()).stderr(Stdio::piped());
+                let mut child = command.spawn().unwrap_or_else(cannot);
+                let stdout = lines_of(child.stdout.take().expect("piped"));
+                let stderr = lines_of(child.stderr.take().expect("piped"));
+                (child, stdout, Some(stderr))
+            }
+            Output::Merged => {
+                let (reader, writer) = std::io::pipe().expect("a pipe");
+                command
+                    .stdout(writer.try_clone().expect("a pipe"))
+                    .stderr(writer);
+                let child = command.spawn().unwrap_or_else(cannot);
+                // `command` holds the pipe's writing ends: they must be gone
+                // for the reader to see end-of-file once the program exits.
+                drop(command);
+                (child, lines_of(reader), None)
+            }
+        };
+        Process {
+            child,
+            name,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits for the program to exit, then takes every line it printed that
+    /// nobody has read yet. Kills it if it is still running after
+    /// [`PATIENCE`].
+    fn finish(&mut self) -> Result<Finished, String> {
+        let name = &self.name;
+        let status = match self.child.wait_timeout(PATIENCE).expect("wait works") {
+            Some(status) => status,
+            None => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return Err(format!("{name} was still running after {PATIENCE:?}"));
+            }
+        };
+        let rest = |lines: &Receiver<String>| {
+            let mut text = String::new();
+            loop {
+                match lines.recv_timeout(PATIENCE) {
+                    Ok(line) => {
+                        text.push_str(&line);
+                        text.push('\n');
+                    }
+                    Err(RecvTimeoutError::Disconnected) => return Ok(text),
+                    Err(RecvTimeoutError::Timeout) => {
+                        return Err(format!(
+                            "{name} exited ({status}) but its output stayed open for \
+                             {PATIENCE:?}: a process it started still holds it"
+                        ));
+                    }
+                }
+            }
+        };
+        Ok(Finished {
+            status,
+            stdout: rest(&self.stdout)?,
+            stderr: match &self.stderr {
+                Some(stderr) => rest(stderr)?,
+                None => String::new(),
+            },
+        })
+    }
+}
+
+impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
-    let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    receiver
-}
-
-fn next(lines: &Receiver<String>, which: &str) -> String {
-    lines
-        .recv_timeout(PATIENCE)
-        .unwrap_or_else(|e| panic!("no line on the server's {which} ({e:?})"))
-}
-
-/// Sends SIGINT to a child process, as Ctrl-C in its terminal would.
-pub fn interrupt(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success(), "cannot send SIGINT to {}", child.id());
-}
-
-/// The address in a server's first line, "Listening at ADDRESS".
-pub fn listening_address(line: &str) -> Option<SocketAddr> {
-    line.strip_prefix("Listening at ")?.parse().ok()
 }
 
 /// A port on 127.0.0.1 that nothing listens on, for as long as this lives.

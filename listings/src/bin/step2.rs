@@ -12,17 +12,15 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 
-use listings::py_bytes;
-
 // ANCHOR: main
 fn main() -> ExitCode {
     listings::run(server, client)
 }
 // ANCHOR_END: main
 
-// ANCHOR: send_all
+// ANCHOR: sendall
 /// Writes all of `data`, however many calls to `write` that takes.
-fn send_all(sock: &mut impl Write, mut data: &[u8]) -> io::Result<()> {
+fn sendall(sock: &mut impl Write, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
         match sock.write(data) {
             // Nothing was sent and nothing ever will be: looping would spin.
@@ -40,51 +38,49 @@ fn send_all(sock: &mut impl Write, mut data: &[u8]) -> io::Result<()> {
     }
     Ok(())
 }
-// ANCHOR_END: send_all
+// ANCHOR_END: sendall
 
 // ANCHOR: server
-fn server(address: SocketAddr, out: &mut dyn Write) -> io::Result<()> {
+fn server(address: SocketAddr) -> io::Result<()> {
     let listener = TcpListener::bind(address)?;
-    writeln!(out, "Listening at {}", listener.local_addr()?)?;
+    println!("Listening at {}", listener.local_addr()?);
     loop {
-        writeln!(out, "Waiting to accept a new connection")?;
+        println!("Waiting to accept a new connection");
         let (conn, peer) = listener.accept()?;
-        writeln!(out, "We have accepted a connection from {peer}")?;
-        converse(conn, out)?;
+        println!("We have accepted a connection from {peer}");
+        converse(conn)?;
     }
 }
 // ANCHOR_END: server
 
 // ANCHOR: converse
-fn converse(mut conn: TcpStream, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "  Socket name: {}", conn.local_addr()?)?;
-    writeln!(out, "  Socket peer: {}", conn.peer_addr()?)?;
+fn converse(mut conn: TcpStream) -> io::Result<()> {
+    println!("  Socket name: {}", conn.local_addr()?);
+    println!("  Socket peer: {}", conn.peer_addr()?);
     let mut message = [0; 16];
     conn.read(&mut message)?;
-    writeln!(
-        out,
-        "  Incoming sixteen-octet message: {}",
-        py_bytes(&message)
-    )?;
-    send_all(&mut conn, b"Goodbye, client!")?;
+    println!(
+        "  Incoming sixteen-octet message: b'{}'",
+        message.escape_ascii()
+    );
+    sendall(&mut conn, b"Goodbye, client!")?;
     drop(conn); // closes the connection, as `close()` does in Python
-    writeln!(out, "  Reply sent, socket closed")?;
+    println!("  Reply sent, socket closed");
     Ok(())
 }
 // ANCHOR_END: converse
 
 // ANCHOR: client
-fn client(address: SocketAddr, out: &mut dyn Write) -> io::Result<()> {
+fn client(address: SocketAddr) -> io::Result<()> {
     let mut sock = TcpStream::connect(address)?;
-    writeln!(
-        out,
+    println!(
         "Client has been assigned socket name {}",
         sock.local_addr()?
-    )?;
-    send_all(&mut sock, b"Hi there, server")?;
+    );
+    sendall(&mut sock, b"Hi there, server")?;
     let mut reply = [0; 16];
     sock.read(&mut reply)?;
-    writeln!(out, "The server said {}", py_bytes(&reply))?;
+    println!("The server said b'{}'", reply.escape_ascii());
     Ok(())
 }
 // ANCHOR_END: client

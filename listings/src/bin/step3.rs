@@ -13,8 +13,6 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 
-use listings::py_bytes;
-
 // ANCHOR: main
 fn main() -> ExitCode {
     listings::run(server, client)
@@ -22,50 +20,48 @@ fn main() -> ExitCode {
 // ANCHOR_END: main
 
 // ANCHOR: server
-fn server(address: SocketAddr, out: &mut dyn Write) -> io::Result<()> {
+fn server(address: SocketAddr) -> io::Result<()> {
     let listener = TcpListener::bind(address)?;
-    writeln!(out, "Listening at {}", listener.local_addr()?)?;
+    println!("Listening at {}", listener.local_addr()?);
     loop {
-        writeln!(out, "Waiting to accept a new connection")?;
+        println!("Waiting to accept a new connection");
         let (conn, peer) = listener.accept()?;
-        writeln!(out, "We have accepted a connection from {peer}")?;
-        converse(conn, out)?;
+        println!("We have accepted a connection from {peer}");
+        converse(conn)?;
     }
 }
 // ANCHOR_END: server
 
 // ANCHOR: converse
-fn converse(mut conn: TcpStream, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "  Socket name: {}", conn.local_addr()?)?;
-    writeln!(out, "  Socket peer: {}", conn.peer_addr()?)?;
+fn converse(mut conn: TcpStream) -> io::Result<()> {
+    println!("  Socket name: {}", conn.local_addr()?);
+    println!("  Socket peer: {}", conn.peer_addr()?);
     let mut message = [0; 16];
     conn.read(&mut message)?;
-    writeln!(
-        out,
-        "  Incoming sixteen-octet message: {}",
-        py_bytes(&message)
-    )?;
+    println!(
+        "  Incoming sixteen-octet message: b'{}'",
+        message.escape_ascii()
+    );
     // ANCHOR: reply
     conn.write_all(b"Goodbye, client!")?;
     // ANCHOR_END: reply
     drop(conn); // closes the connection, as `close()` does in Python
-    writeln!(out, "  Reply sent, socket closed")?;
+    println!("  Reply sent, socket closed");
     Ok(())
 }
 // ANCHOR_END: converse
 
 // ANCHOR: client
-fn client(address: SocketAddr, out: &mut dyn Write) -> io::Result<()> {
+fn client(address: SocketAddr) -> io::Result<()> {
     let mut sock = TcpStream::connect(address)?;
-    writeln!(
-        out,
+    println!(
         "Client has been assigned socket name {}",
         sock.local_addr()?
-    )?;
+    );
     sock.write_all(b"Hi there, server")?;
     let mut reply = [0; 16];
     sock.read(&mut reply)?;
-    writeln!(out, "The server said {}", py_bytes(&reply))?;
+    println!("The server said b'{}'", reply.escape_ascii());
     Ok(())
 }
 // ANCHOR_END: client

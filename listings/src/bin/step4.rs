@@ -10,8 +10,6 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 
-use listings::py_bytes;
-
 // ANCHOR: main
 fn main() -> ExitCode {
     listings::run(server, client)
@@ -46,15 +44,15 @@ fn recvall(sock: &mut impl Read, length: usize) -> io::Result<Vec<u8>> {
 // ANCHOR_END: recvall
 
 // ANCHOR: server
-fn server(address: SocketAddr, out: &mut dyn Write) -> io::Result<()> {
+fn server(address: SocketAddr) -> io::Result<()> {
     let listener = TcpListener::bind(address)?;
-    writeln!(out, "Listening at {}", listener.local_addr()?)?;
+    println!("Listening at {}", listener.local_addr()?);
     loop {
-        writeln!(out, "Waiting to accept a new connection")?;
+        println!("Waiting to accept a new connection");
         let (conn, peer) = listener.accept()?;
-        writeln!(out, "We have accepted a connection from {peer}")?;
+        println!("We have accepted a connection from {peer}");
         // ANCHOR: survive
-        if let Err(error) = converse(conn, out) {
+        if let Err(error) = converse(conn) {
             // This client broke off; the next one deserves an answer.
             eprintln!("error: connection from {peer}: {error}");
         }
@@ -64,33 +62,31 @@ fn server(address: SocketAddr, out: &mut dyn Write) -> io::Result<()> {
 // ANCHOR_END: server
 
 // ANCHOR: converse
-fn converse(mut conn: TcpStream, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "  Socket name: {}", conn.local_addr()?)?;
-    writeln!(out, "  Socket peer: {}", conn.peer_addr()?)?;
+fn converse(mut conn: TcpStream) -> io::Result<()> {
+    println!("  Socket name: {}", conn.local_addr()?);
+    println!("  Socket peer: {}", conn.peer_addr()?);
     let message = recvall(&mut conn, 16)?;
-    writeln!(
-        out,
-        "  Incoming sixteen-octet message: {}",
-        py_bytes(&message)
-    )?;
+    println!(
+        "  Incoming sixteen-octet message: b'{}'",
+        message.escape_ascii()
+    );
     conn.write_all(b"Goodbye, client!")?;
     drop(conn); // closes the connection, as `close()` does in Python
-    writeln!(out, "  Reply sent, socket closed")?;
+    println!("  Reply sent, socket closed");
     Ok(())
 }
 // ANCHOR_END: converse
 
 // ANCHOR: client
-fn client(address: SocketAddr, out: &mut dyn Write) -> io::Result<()> {
+fn client(address: SocketAddr) -> io::Result<()> {
     let mut sock = TcpStream::connect(address)?;
-    writeln!(
-        out,
+    println!(
         "Client has been assigned socket name {}",
         sock.local_addr()?
-    )?;
+    );
     sock.write_all(b"Hi there, server")?;
     let reply = recvall(&mut sock, 16)?;
-    writeln!(out, "The server said {}", py_bytes(&reply))?;
+    println!("The server said b'{}'", reply.escape_ascii());
     Ok(())
 }
 // ANCHOR_END: client

@@ -23,7 +23,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use listings::{SharedWriter, Slots, py_bytes, seconds};
+use listings::{Admission, Finished, Slots, Stop, seconds};
 use socket2::{Domain, Protocol, Socket, Type};
 
 // ANCHOR: options
@@ -153,26 +153,22 @@ fn listen(address: SocketAddr) -> io::Result<TcpListener> {
 // ANCHOR_END: listen
 
 // ANCHOR: server
-fn server(
-    address: SocketAddr,
-    options: &ServerOptions,
-    out: &mut (dyn Write + Send),
-) -> io::Result<()> {
+fn server(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
     let listener = listen(address)?;
     let listening_at = listener.local_addr()?;
-    writeln!(out, "Listening at {listening_at}")?;
+    println!("Listening at {listening_at}");
     let slots = Arc::new(Slots::new(options.max_connections));
     stop_on_ctrl_c(listening_at, Arc::clone(&slots))?;
-    writeln!(out, "Waiting to accept a new connection")?;
-    let out = SharedWriter::new(out);
-    // A scope, so that the connections' threads may borrow `out` and
-    // `slots`, and so that the function returns only once every one of
-    // them has finished.
+    println!("Waiting to accept a new connection");
+    // A scope, so that the connections' threads may borrow `slots`, and so
+    // that the function returns only once every one of them has finished.
+    // (`println!` locks standard output for each line, so the threads'
+    // lines never mix.)
     thread::scope(|scope| {
         // ANCHOR: accept_loop
         // No `accept` while every slot is busy: clients wait in the backlog
         // instead of costing a thread each.
-        while slots.wait_for_room() {
+        while slots.wait_for_room() == Admission::Open {
             let (conn, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(error) if about_one_connection(&error) => {
@@ -181,40 +177,40 @@ fn server(
                 }
                 Err(error) => return Err(error),
             };
-            if !slots.start() {
+            if slots.start() == Admission::Stopping {
                 // Ctrl-C: this is our own wake-up call (or a client that
                 // came a moment too late). Dropping it closes it.
                 break;
             }
-            writeln!(&out, "We have accepted a connection from {peer}")?;
+            println!("We have accepted a connection from {peer}");
             // The clock starts now: the client has `timeout` for the whole
             // conversation, however it spreads its bytes.
             let deadline = Instant::now() + options.timeout;
-            let (out, slots) = (&out, &slots);
+            let slots = &slots;
             let serving = thread::Builder::new().spawn_scoped(scope, move || {
-                if let Err(error) = converse(conn, peer, deadline, &mut &*out) {
+                if let Err(error) = converse(conn, peer, deadline) {
                     // This client broke off or ran out of time; the others
                     // are not affected.
                     eprintln!("error: connection from {peer}: {error}");
                 }
-                finished(slots, out);
+                finished(slots);
             });
             if let Err(error) = serving {
                 // The closure, and the connection in it, were dropped: the
                 // client sees the connection close.
                 eprintln!("error: connection from {peer}: cannot start a thread: {error}");
-                finished(slots, out);
+                finished(slots);
             }
         }
         // ANCHOR_END: accept_loop
         // Closed now, new clients are refused at once instead of waiting in
         // the backlog for an `accept` that will not come.
         drop(listener);
-        writeln!(
-            &out,
+        println!(
             "Interrupted: accepting no more connections, finishing {} in progress",
             slots.in_progress()
-        )
+        );
+        Ok(())
     })
 }
 // ANCHOR_END: server
@@ -230,32 +226,26 @@ fn about_one_connection(error: &io::Error) -> bool {
 
 /// Frees a connection's slot; if it was the last in progress, the server is
 /// idle and says so with step 5's line.
-fn finished(slots: &Slots, out: &SharedWriter) {
-    if slots.finish() {
-        let _ = writeln!(&*out, "Waiting to accept a new connection");
+fn finished(slots: &Slots) {
+    if slots.finish() == Finished::Idle {
+        println!("Waiting to accept a new connection");
     }
 }
 
 // ANCHOR: converse
-fn converse(
-    mut conn: TcpStream,
-    peer: SocketAddr,
-    deadline: Instant,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    writeln!(out, "  Socket name: {}", conn.local_addr()?)?;
+fn converse(mut conn: TcpStream, peer: SocketAddr, deadline: Instant) -> io::Result<()> {
+    println!("  Socket name: {}", conn.local_addr()?);
     // The address `accept` returned, not `conn.peer_addr()`: a client that
     // has already reset the connection has no peer address left to ask for.
-    writeln!(out, "  Socket peer: {peer}")?;
+    println!("  Socket peer: {peer}");
     let message = recvall(&mut conn, deadline)?;
-    writeln!(
-        out,
-        "  Incoming sixteen-octet message: {}",
-        py_bytes(&message)
-    )?;
+    println!(
+        "  Incoming sixteen-octet message: b'{}'",
+        message.escape_ascii()
+    );
     sendall(&mut conn, b"Goodbye, client!", deadline)?;
     drop(conn); // closes the connection, as `close()` does in Python
-    writeln!(out, "  Reply sent, socket closed")?;
+    println!("  Reply sent, socket closed");
     Ok(())
 }
 // ANCHOR_END: converse
@@ -277,7 +267,7 @@ fn stop_on_ctrl_c(listening_at: SocketAddr, slots: Arc<Slots>) -> io::Result<()>
     // takes nothing but TCP, and works the same everywhere.
     let wake_up = SocketAddr::new(reachable(listening_at.ip()), listening_at.port());
     ctrlc::set_handler(move || {
-        if slots.stop() {
+        if slots.stop() == Stop::Again {
             std::process::exit(130); // 128 + SIGINT, as a shell reports it
         }
         // If this fails, the loop was waiting for a free slot, not in
@@ -299,23 +289,18 @@ fn reachable(ip: IpAddr) -> IpAddr {
 }
 
 // ANCHOR: client
-fn client(
-    address: SocketAddr,
-    options: &ClientOptions,
-    out: &mut (dyn Write + Send),
-) -> io::Result<()> {
+fn client(address: SocketAddr, options: &ClientOptions) -> io::Result<()> {
     // Without a limit, a server whose host drops our SYNs keeps `connect`
     // waiting while the kernel retries: over two minutes on Linux.
     let mut sock = TcpStream::connect_timeout(&address, options.connect_timeout)?;
-    writeln!(
-        out,
+    println!(
         "Client has been assigned socket name {}",
         sock.local_addr()?
-    )?;
+    );
     let deadline = Instant::now() + options.timeout;
     sendall(&mut sock, b"Hi there, server", deadline)?;
     let reply = recvall(&mut sock, deadline)?;
-    writeln!(out, "The server said {}", py_bytes(&reply))?;
+    println!("The server said b'{}'", reply.escape_ascii());
     Ok(())
 }
 // ANCHOR_END: client

@@ -1,22 +1,18 @@
-//! The claims that the chapters "TCP in brief", "Troubleshooting" and the
-//! glossary make about TCP on Linux, each shown on loopback.
+//! The claims of the chapter "TCP in brief" (src/tcp-in-brief.md) about TCP
+//! on Linux, each shown on loopback. The glossary and later chapters cite
+//! some of them again.
 //!
-//! Every test binds port 0, and none sleeps to wait for something: each waits
-//! for a byte, an end of file or a process exit. Where a test shows that
-//! something does *not* happen (a client left waiting), it waits a fixed time
-//! for an event that cannot happen until the test itself allows it, so the
-//! outcome never depends on timing.
+//! Every test binds port 0 (or holds a port closed), and none sleeps to wait
+//! for something: each waits for a connection, a byte or an end of file.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
 
-use book_tests::{PATIENCE, Server, bin, closed_port};
+use book_tests::{PATIENCE, closed_port};
+use listings::protocol::REQUEST;
 use socket2::{Domain, Protocol, Socket, Type};
-use wait_timeout::ChildExt;
 
 /// A listener on a free port of 127.0.0.1.
 fn listener() -> TcpListener {
@@ -175,13 +171,13 @@ fn a_read_returns_what_has_arrived_not_what_was_asked_for() {
     // The first 10 bytes of the 16-byte message, and nothing more until the
     // reader has returned: the rest cannot be in the buffer yet.
     patient(&accepted);
-    client.write_all(b"Hi there, ").unwrap();
+    client.write_all(&REQUEST[..10]).unwrap(); // "Hi there, "
     let mut message = [0; 16];
     let first = accepted.read(&mut message).unwrap();
     assert_eq!(first, 10, "one read returned only part of the message");
-    client.write_all(b"server").unwrap();
+    client.write_all(&REQUEST[10..]).unwrap();
     accepted.read_exact(&mut message[first..]).unwrap();
-    assert_eq!(&message, b"Hi there, server");
+    assert_eq!(&message, REQUEST);
 }
 
 #[test]
@@ -231,122 +227,4 @@ fn closing_with_unread_data_resets_the_connection() {
         .read(&mut buffer)
         .expect_err("a reset, not an end of file");
     assert_eq!(error.kind(), ErrorKind::ConnectionReset);
-}
-
-#[test]
-fn nagle_is_on_for_a_new_std_stream() {
-    let listener = listener();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    // TCP_NODELAY off means Nagle's algorithm is on.
-    assert!(!client.nodelay().unwrap());
-    client.set_nodelay(true).unwrap();
-    assert!(client.nodelay().unwrap());
-}
-
-// ------------------------------------------------------ troubleshooting
-
-#[test]
-fn a_second_listener_on_a_busy_port_gets_addr_in_use_even_with_reuseaddr() {
-    let first = listener();
-    let address = first.local_addr().unwrap();
-    // std sets SO_REUSEADDR before binding, and so does step5 by hand; it does
-    // not let two listeners share a port.
-    let error = TcpListener::bind(address).expect_err("the port is taken");
-    assert_eq!(error.kind(), ErrorKind::AddrInUse);
-    assert_eq!(error.to_string(), "Address already in use (os error 98)");
-
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
-    socket.set_reuse_address(true).unwrap();
-    let error = socket.bind(&address.into()).expect_err("still taken");
-    assert_eq!(error.kind(), ErrorKind::AddrInUse);
-
-    // Once the first listener is closed (and no connection of its lingers)
-    // the port is free again.
-    drop(first);
-    TcpListener::bind(address).expect("the port is free after the first listener closed");
-}
-
-#[test]
-fn a_client_waits_as_long_as_its_peer_sends_nothing() {
-    let listener = listener();
-    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (mut accepted, _) = listener.accept().unwrap();
-    client.write_all(b"Hi there, server").unwrap();
-
-    // The peer is alive and the connection is healthy, but it sends nothing:
-    // read has nothing to return, and without a timeout would wait forever.
-    client
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let mut reply = [0; 16];
-    let error = client.read(&mut reply).expect_err("nothing can arrive");
-    // On Unix an expired read timeout is EAGAIN, which std calls WouldBlock.
-    assert_eq!(error.kind(), ErrorKind::WouldBlock);
-
-    // Eight bytes are not sixteen: a reader that needs all of them still waits.
-    accepted.write_all(b"Goodbye,").unwrap();
-    let error = client
-        .read_exact(&mut reply)
-        .expect_err("only half the reply came");
-    assert_eq!(error.kind(), ErrorKind::WouldBlock);
-}
-
-#[test]
-fn a_step4_client_waits_while_the_server_serves_a_silent_client() {
-    let mut server = Server::start(bin("step4"), ["server", "-p", "0"]);
-    assert_eq!(
-        server.next_stdout_line(),
-        "Waiting to accept a new connection"
-    );
-
-    // A first client connects and says nothing: the server, which serves one
-    // connection at a time, sits in recvall waiting for its 16 bytes.
-    let silent = TcpStream::connect(server.address).unwrap();
-    assert!(
-        server
-            .next_stdout_line()
-            .starts_with("We have accepted a connection from"),
-        "the server took the silent client"
-    );
-
-    // A second client's connect succeeds (the kernel completes the handshake)
-    // but nobody reads its message, so it waits for a reply.
-    let mut waiting = Command::new(bin("step4"))
-        .args(["client", "-p", &server.port()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let still_running = waiting
-        .wait_timeout(Duration::from_millis(500))
-        .unwrap()
-        .is_none();
-    assert!(
-        still_running,
-        "the client cannot finish while the server is busy"
-    );
-
-    // The silent client leaves: the server reports it and serves the next one.
-    drop(silent);
-    let (done, finished) = mpsc::channel();
-    thread::spawn(move || {
-        let output = waiting.wait_with_output();
-        let _ = done.send(output);
-    });
-    let output = finished
-        .recv_timeout(PATIENCE)
-        .expect("the client finished")
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("The server said b'Goodbye, client!'"),
-        "{output:?}"
-    );
-    let error = server.next_stderr_line();
-    assert!(
-        error
-            .ends_with("was expecting 16 bytes but only received 0 bytes before the socket closed"),
-        "{error}"
-    );
 }

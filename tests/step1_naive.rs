@@ -1,0 +1,53 @@
+//! The claims of the chapter "Step 1: the naive port" (src/step1-naive.md)
+//! about a short read, shown against the real step 1 server: one `read`,
+//! its count thrown away, prints zeros for the bytes that did not come.
+//!
+//! What step 4's server does with the same ten bytes, which the chapter
+//! mentions too, is in `tests/step4_recvall.rs`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use book_tests::{Server, bin};
+use listings::protocol::{INCOMING, REPLY, REPLY_SENT, REQUEST};
+
+#[test]
+fn step1_server_reads_half_a_message_and_shows_zeros_for_the_rest() {
+    let mut server = Server::start(bin("step1"), ["server", "-p", "0"]);
+    let mut sock = TcpStream::connect(server.address).unwrap();
+    sock.write_all(&REQUEST[..10]).unwrap(); // "Hi there, "
+
+    // Deterministic: "server" has not been sent yet, so the one `read` can
+    // only have the ten bytes that are there. The six bytes it did not fill
+    // are still the zeros the array started with.
+    let served = server.wait_for_stdout(REPLY_SENT);
+    assert_eq!(
+        served.last(),
+        Some(&format!(r"{INCOMING}b'Hi there, \x00\x00\x00\x00\x00\x00'")),
+        "{served:#?}"
+    );
+
+    // The naive server answered half a request as if it were the whole one.
+    let mut reply = Vec::new();
+    sock.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, REPLY);
+
+    // The rest of the request now goes to a connection the server has
+    // already closed: the local kernel still accepts it (the peer's reset
+    // comes back only later), and nobody will ever read it.
+    sock.write_all(&REQUEST[10..]).unwrap();
+}
+
+#[test]
+fn step1_server_takes_a_client_that_sends_nothing_for_sixteen_zero_bytes() {
+    let mut server = Server::start(bin("step1"), ["server", "-p", "0"]);
+    // Hang up without sending a byte: the server's `read` returns Ok(0),
+    // end-of-file, and step 1 never looks at the count.
+    drop(TcpStream::connect(server.address).unwrap());
+    let served = server.wait_for_stdout(REPLY_SENT);
+    assert_eq!(
+        served.last(),
+        Some(&format!("{INCOMING}b'{}'", r"\x00".repeat(16))),
+        "{served:#?}"
+    );
+}

@@ -1,0 +1,249 @@
+//! The claims of the chapter "Step 4: `recvall`, a loop around `read`"
+//! (src/step4-recvall.md): what `read` and `read_exact` do when a peer
+//! closes, shown on real loopback connections; that step 4's server waits
+//! for the rest of a split message; and how the steps fail when the other
+//! side is missing, hangs up early or answers short.
+//!
+//! The property tests of `recvall` that the chapter names are in
+//! `tests/watching_tcp_split.rs`, with the chapter that explains them.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use book_tests::{Finished, PATIENCE, STEPS, Server, bin, closed_port, run};
+use listings::protocol::{
+    REPLY, REPLY_SENT, REQUEST, SERVER_SAID, SOCKET_PEER, client_error, closed_early,
+    connection_error, incoming,
+};
+
+/// Step 4 and every step after it: the steps whose receiving side loops
+/// (`recvall`), and whose server outlives a client that hangs up early.
+fn looping_steps() -> impl Iterator<Item = &'static str> {
+    STEPS.into_iter().skip_while(|step| *step != "step4")
+}
+
+/// The steps before step 4, which receive with one `read`.
+fn naive_steps() -> impl Iterator<Item = &'static str> {
+    STEPS.into_iter().take_while(|step| *step != "step4")
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+// ---------------------------------------------------------------------------
+// What `read` and `read_exact` do when the peer closes
+// ---------------------------------------------------------------------------
+
+/// A connected pair on loopback: the peer writes `sent`, then closes its
+/// socket. Returns our end of the connection and the peer's thread.
+fn peer_that_sends_and_closes(sent: &'static [u8]) -> (TcpStream, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let peer = thread::spawn(move || {
+        let mut sock = TcpStream::connect(address).unwrap();
+        sock.write_all(sent).unwrap();
+        // Dropping the stream closes it: the kernel sends a FIN after the
+        // data, and our side's reads end there.
+    });
+    let (conn, _) = listener.accept().unwrap();
+    (conn, peer)
+}
+
+#[test]
+fn read_exact_after_a_peer_sent_ten_bytes_and_closed_is_unexpected_eof() {
+    let (mut conn, peer) = peer_that_sends_and_closes(&REQUEST[..10]); // "Hi there, "
+    peer.join().unwrap();
+    let mut message = [0; 16];
+    let error = conn.read_exact(&mut message).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::UnexpectedEof);
+    // The whole text: no count of the 10 bytes that did arrive.
+    assert_eq!(error.to_string(), "failed to fill whole buffer");
+    assert_eq!(
+        format!("{error:?}"),
+        r#"Error { kind: UnexpectedEof, message: "failed to fill whole buffer" }"#
+    );
+}
+
+#[test]
+fn read_exact_is_content_when_every_byte_arrives() {
+    // The same peer with all 16 bytes: the error above is about the early
+    // close, not about the close itself.
+    let (mut conn, peer) = peer_that_sends_and_closes(REQUEST);
+    peer.join().unwrap();
+    let mut message = [0; 16];
+    conn.read_exact(&mut message).unwrap();
+    assert_eq!(&message, REQUEST);
+}
+
+#[test]
+fn read_returns_zero_at_eof_after_the_peer_closes() {
+    let (mut conn, peer) = peer_that_sends_and_closes(&REQUEST[..10]);
+    peer.join().unwrap();
+    let mut buffer = [0; 16];
+    // However the 10 bytes are split among reads, they all come before the
+    // first Ok(0), and nothing comes after it.
+    let mut received = Vec::new();
+    loop {
+        match conn.read(&mut buffer).unwrap() {
+            0 => break,
+            more => received.extend_from_slice(&buffer[..more]),
+        }
+    }
+    assert_eq!(received, &REQUEST[..10]);
+    // End of file is not an event that is consumed: every later read says
+    // it again.
+    for _ in 0..3 {
+        assert_eq!(conn.read(&mut buffer).unwrap(), 0);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Step 4's server, given half a message
+// ---------------------------------------------------------------------------
+
+/// How many bytes have arrived at the socket with local address `local`,
+/// connected to `remote`, without being read yet by the program that holds
+/// it: the kernel's `rx_queue` column in /proc/net/tcp. `None` while no such
+/// connection is listed.
+fn unread_bytes(local: SocketAddr, remote: SocketAddr) -> Option<u32> {
+    let hex = |addr: SocketAddr| match addr {
+        SocketAddr::V4(v4) => format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(v4.ip().octets()),
+            v4.port()
+        ),
+        SocketAddr::V6(_) => unreachable!("the tests use 127.0.0.1"),
+    };
+    let (local, remote) = (hex(local), hex(remote));
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields[1] == local && fields[2] == remote)
+            .then(|| u32::from_str_radix(fields[4].split(':').nth(1).unwrap(), 16).unwrap())
+    })
+}
+
+#[test]
+fn step4_server_waits_for_the_rest_of_a_split_message() {
+    let mut server = Server::start(bin("step4"), ["server", "-p", "0"]);
+    let mut sock = TcpStream::connect(server.address).unwrap();
+    let name = sock.local_addr().unwrap();
+    sock.write_all(&REQUEST[..10]).unwrap(); // "Hi there, "
+    // From its "Socket peer" line on, the server is in `converse`.
+    server.wait_for_stdout(&format!("{SOCKET_PEER}{name}"));
+
+    // Wait until the server has taken the ten bytes out of its kernel's
+    // receive queue: its first `read` has returned them, short.
+    let deadline = Instant::now() + PATIENCE;
+    while unread_bytes(server.address, name) != Some(0) {
+        assert!(
+            Instant::now() < deadline,
+            "the server never read the first ten bytes"
+        );
+        thread::yield_now();
+    }
+    // It has not answered: it is in its next `read`, waiting for six more.
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut byte = [0; 1];
+    let waited = sock.read(&mut byte).unwrap_err();
+    assert_eq!(waited.kind(), ErrorKind::WouldBlock, "{waited}");
+    sock.set_read_timeout(None).unwrap();
+
+    sock.write_all(&REQUEST[10..]).unwrap(); // "server"
+    assert_eq!(server.next_stdout_line(), incoming(REQUEST));
+    let mut reply = Vec::new();
+    sock.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, REPLY);
+    assert_eq!(server.next_stdout_line(), REPLY_SENT);
+}
+
+// ---------------------------------------------------------------------------
+// When the other side is missing, hangs up early or answers short
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_client_with_nobody_listening_says_connection_refused() {
+    for step in STEPS {
+        let closed = closed_port();
+        let client = run(bin(step), ["client", "-p", &closed.port().to_string()]);
+        assert_eq!(
+            client.one_line_error(1),
+            client_error(loopback(closed.port()), "Connection refused (os error 111)"),
+            "{step}"
+        );
+    }
+}
+
+#[test]
+fn looping_servers_report_a_client_that_hangs_up_early_and_serve_the_next() {
+    for step in looping_steps() {
+        let mut server = Server::start(bin(step), ["server", "-p", "0"]);
+        let mut quitter = TcpStream::connect(server.address).unwrap();
+        let quitter_name = quitter.local_addr().unwrap();
+        quitter.write_all(&REQUEST[..5]).unwrap(); // "Hi th"
+        drop(quitter);
+        assert_eq!(
+            server.next_stderr_line(),
+            connection_error(quitter_name, &closed_early(16, 5)),
+            "{step}"
+        );
+        let client = run(bin(step), ["client", "-p", &server.port()]);
+        assert_eq!(
+            client.code(),
+            Some(0),
+            "{step} after a quitter: {client:#?}"
+        );
+        assert!(server.is_running());
+    }
+}
+
+/// Runs `step`'s client against a server that reads the request, answers
+/// with only `Good`, the first four bytes of the reply, and closes. Returns
+/// that server's port and the client's run.
+fn client_given_a_short_reply(step: &str) -> (u16, Finished) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let serving = thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        // Read the whole request first: closing with unread data would make
+        // the kernel reset the connection instead of ending it cleanly.
+        let mut request = [0; 16];
+        conn.read_exact(&mut request).unwrap();
+        conn.write_all(&REPLY[..4]).unwrap();
+    });
+    let client = run(bin(step), ["client", "-p", &port.to_string()]);
+    serving.join().unwrap();
+    (port, client)
+}
+
+#[test]
+fn looping_clients_fail_cleanly_on_a_short_reply() {
+    for step in looping_steps() {
+        let (port, client) = client_given_a_short_reply(step);
+        assert_eq!(
+            client.one_line_error(1),
+            client_error(loopback(port), &closed_early(16, 4)),
+            "{step}"
+        );
+    }
+}
+
+#[test]
+fn naive_clients_take_a_short_reply_for_the_whole_message() {
+    for step in naive_steps() {
+        let (_, client) = client_given_a_short_reply(step);
+        assert_eq!(client.code(), Some(0), "{step}: {client:#?}");
+        // One read, its count ignored: the four bytes that came, then the
+        // zeros the buffer started with.
+        let padded = format!("{SERVER_SAID}b'Good{}'\n", r"\x00".repeat(12));
+        assert!(
+            client.stdout.ends_with(&padded),
+            "{step}: {}",
+            client.stdout
+        );
+    }
+}
