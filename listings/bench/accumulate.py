@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Receives SIZE bytes on a loopback port and reports how long it took.
 
-Started by the book's bench (listings/src/bin/bench.rs), which connects and
+Started by the book's bench (listings/src/bin/bench/), which connects and
 sends the bytes. WAY chooses how the bytes are accumulated:
 
   bytes      data += more on an immutable bytes object, as tcp.py's recvall

@@ -13,6 +13,8 @@ use std::process::ExitCode;
 
 // ANCHOR: main
 fn main() -> ExitCode {
+    // The command line (server or client, HOST, -p PORT) and the demo that
+    // runs with no arguments: scaffolding from the book's `listings` crate.
     listings::run(server, client)
 }
 // ANCHOR_END: main

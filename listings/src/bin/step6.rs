@@ -51,6 +51,8 @@ struct ClientOptions {
 // ANCHOR_END: options
 
 fn main() -> ExitCode {
+    // The command line, with each role's options above, and the demo that
+    // runs with no arguments: scaffolding from the book's `listings` crate.
     listings::run_with(server, client)
 }
 
