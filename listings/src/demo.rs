@@ -148,11 +148,17 @@ impl Drop for Server {
 pub fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
     let (sender, receiver) = mpsc::channel();
     thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
+        let mut pipe = BufReader::new(pipe);
+        let mut line = Vec::new();
+        // Bytes, not `lines()`: a line that is not UTF-8 is still a line to
+        // show, not the end of the output.
+        while matches!(pipe.read_until(b'\n', &mut line), Ok(1..)) {
+            let text = String::from_utf8_lossy(&line);
+            let text = text.strip_suffix('\n').unwrap_or(&text);
+            if sender.send(text.to_owned()).is_err() {
                 break;
             }
+            line.clear();
         }
     });
     receiver
