@@ -3,9 +3,11 @@
 //! these tests; the ones a chapter names are in the file of that chapter
 //! (`tests/step4_recvall.rs`, `tests/side_by_side.rs`, ...).
 
+use std::fs::File;
 use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Stdio};
 
-use book_tests::{STEPS, Server, bin, run};
+use book_tests::{Finished, STEPS, Server, bin, run};
 use listings::protocol::{
     ASSIGNED, LISTENING, REPLY, REPLY_SENT, REQUEST, SOCKET_NAME, SOCKET_PEER, WAITING, accepted,
     incoming, server_error, server_said,
@@ -99,6 +101,34 @@ fn a_server_on_a_port_in_use_says_so() {
             server_error(address, "Address already in use (os error 98)"),
             "{step}"
         );
+    }
+}
+
+/// `println!` panics when standard output cannot be written; the programs
+/// still end as any failure does, with one line and status 1.
+#[test]
+fn output_that_cannot_be_written_is_one_line_and_status_1() {
+    for step in STEPS {
+        for args in [&["server", "-p", "0"][..], &[]] {
+            // Each exits at its first line, so there is nothing to wait for
+            // but the exit.
+            let ended = Command::new(bin(step))
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(File::create("/dev/full").unwrap())
+                .output()
+                .unwrap();
+            let ended = Finished {
+                status: ended.status,
+                stdout: String::new(),
+                stderr: String::from_utf8_lossy(&ended.stderr).into_owned(),
+            };
+            assert_eq!(
+                ended.one_line_error(1),
+                "error: failed printing to stdout: No space left on device (os error 28)",
+                "{step} {args:?}"
+            );
+        }
     }
 }
 

@@ -5,15 +5,8 @@
 //! The other test the chapter names, about a write to a closed peer, is in
 //! `tests/step2_send_loop.rs`.
 
-use book_tests::{STEPS, Server, bin, python, python_peer, run};
+use book_tests::{Server, bin, looping_steps, python, python_peer, run};
 use listings::protocol::{REPLY, REQUEST, incoming, repr, server_said};
-
-/// Step 4 and every step after it: the steps whose receiving side loops
-/// (`recvall`), as Python's does, and whose server outlives a client that
-/// hangs up early.
-fn looping_steps() -> impl Iterator<Item = &'static str> {
-    STEPS.into_iter().skip_while(|step| *step != "step4")
-}
 
 #[test]
 fn looping_steps_serve_a_python_client() {

@@ -12,22 +12,13 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use book_tests::{Finished, PATIENCE, STEPS, Server, bin, closed_port, run};
+use book_tests::{
+    Finished, PATIENCE, STEPS, Server, bin, closed_port, looping_steps, naive_steps, run,
+};
 use listings::protocol::{
     REPLY, REPLY_SENT, REQUEST, SERVER_SAID, SOCKET_PEER, client_error, closed_early,
     connection_error, incoming,
 };
-
-/// Step 4 and every step after it: the steps whose receiving side loops
-/// (`recvall`), and whose server outlives a client that hangs up early.
-fn looping_steps() -> impl Iterator<Item = &'static str> {
-    STEPS.into_iter().skip_while(|step| *step != "step4")
-}
-
-/// The steps before step 4, which receive with one `read`.
-fn naive_steps() -> impl Iterator<Item = &'static str> {
-    STEPS.into_iter().take_while(|step| *step != "step4")
-}
 
 fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))

@@ -13,7 +13,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::thread;
 
-use book_tests::{Finished, Server, bin, closed_port, run};
+use book_tests::{Finished, Server, bin, closed_port, looping_steps, run};
 use listings::doubles::{ChoppyReader, ChoppyWriter, Turn};
 use listings::protocol::{
     INCOMING, REPLY, REPLY_SENT, REQUEST, WAITING, closed_early, repr, server_said,
@@ -67,7 +67,7 @@ fn step1_behind_the_chopper_takes_the_first_piece_for_the_message() {
 
 #[test]
 fn looping_steps_behind_the_chopper_get_every_byte_both_ways() {
-    for step in ["step4", "step5"] {
+    for step in looping_steps() {
         let (received, client) = exchange_through_chopper(step, &["--chunk", "1", "--both"]);
         assert_eq!(received, repr(REQUEST), "{step}");
         assert_eq!(client.code(), Some(0), "{step}: {client:#?}");

@@ -119,10 +119,11 @@ fn dispatch<S: Args, C: Args>(
     }
 }
 
-/// A panic becomes one line on stderr instead of a message and a hint about
-/// backtraces. The one a user can cause is `println!` failing because
-/// standard output was closed (`step1 server | head -3`): Rust ignores
-/// SIGPIPE, so the write fails and `println!` panics.
+/// A panic becomes one line on stderr and exit status 1, like any other
+/// failure, instead of a message, a hint about backtraces and status 101.
+/// The panic a user can cause is `println!` failing because standard output
+/// is gone (`step1 server >/dev/full`, or a closed pipe: Rust ignores
+/// SIGPIPE, so the write fails and `println!` panics).
 fn say_panics_in_one_line() {
     std::panic::set_hook(Box::new(|info| {
         let payload = info.payload();
@@ -132,6 +133,9 @@ fn say_panics_in_one_line() {
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("the program panicked");
         eprintln!("error: {what}");
+        // From any thread: a step 6 server whose output is gone cannot
+        // report on its clients any more, and stops.
+        std::process::exit(FAILED.into());
     }));
 }
 

@@ -16,8 +16,8 @@
 //! - [`doubles`]: a reader and a writer that move data a little at a time on
 //!   demand, for the tests that prove the steps' loops.
 //!
-//! The modules depend one way: `cli` uses `demo`, both use [`Failure`] and
-//! `protocol`, and nothing points back.
+//! The modules depend one way: `cli` uses `demo`, both use [`Failure`],
+//! `demo` uses `protocol`, and nothing points back.
 
 mod cli;
 mod demo;

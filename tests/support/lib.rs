@@ -27,6 +27,18 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 /// lists). Every test that runs each step runs each one listed here.
 pub const STEPS: [&str; 6] = ["step1", "step2", "step3", "step4", "step5", "step6"];
 
+/// Step 4 and every step after it: the steps whose receiving side loops
+/// (`recvall`), as Python's does, and whose server outlives a client that
+/// hangs up early.
+pub fn looping_steps() -> impl Iterator<Item = &'static str> {
+    STEPS.into_iter().skip_while(|step| *step != "step4")
+}
+
+/// The steps before step 4, which receive with one `read`.
+pub fn naive_steps() -> impl Iterator<Item = &'static str> {
+    STEPS.into_iter().take_while(|step| *step != "step4")
+}
+
 /// The programs that go with the book but are not steps of the port.
 pub const TOOLS: [&str; 2] = ["chopper", "bench"];
 

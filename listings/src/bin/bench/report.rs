@@ -11,7 +11,7 @@ use crate::{MIB, Plan};
 /// One size of the bulk-transfer table, each figure in MB/s.
 pub struct BulkRow {
     pub size: usize,
-    /// sendall + recvall into a fresh buffer, as the book does it.
+    /// write_all + recvall into a fresh buffer, as the book does it.
     pub book: Figure,
     /// The same into a buffer touched beforehand.
     pub warm: Figure,
@@ -62,7 +62,7 @@ impl Report {
             "Bulk transfer over one loopback connection, MB/s",
             &[
                 ("size", NUMBER),
-                ("sendall + recvall", NUMBER),
+                ("write_all + recvall", NUMBER),
                 ("same, buffer touched beforehand", NUMBER),
                 ("raw copy loop", NUMBER),
                 ("book/raw", NUMBER),

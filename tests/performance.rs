@@ -1,4 +1,5 @@
-//! The bench runs and reports in the shape the book relies on. Its figures
+//! The chapter "How fast is it?": the bench runs and reports in the shape
+//! the book relies on. Its figures
 //! are not checked: tests never assert a timing.
 
 use book_tests::{bin, run};
