@@ -96,13 +96,18 @@ fn main() {
     write_if_changed(&out_dir.join(RENAMED_OUTPUT), &renamed);
 }
 
-/// The loops that the tests in `tests/watching_tcp_split.rs` and
-/// `tests/step2_send_loop.rs` check, as (step file, anchor). Each anchor
-/// holds one whole function.
-const TESTED_FUNCTIONS: [(&str, &str); 3] = [
+/// The loops that the tests in `tests/watching_tcp_split.rs`,
+/// `tests/step2_send_loop.rs` and `tests/step6_misbehaving_clients.rs`
+/// check, and the helpers step 6's loops call, as (step file, anchor). Each
+/// anchor holds one whole function.
+const TESTED_FUNCTIONS: [(&str, &str); 7] = [
     ("step2", "sendall"),
     ("step4", "recvall"),
     ("step5", "recvall"),
+    ("step6", "sendall"),
+    ("step6", "time_left"),
+    ("step6", "is_timeout"),
+    ("step6", "connect"),
 ];
 
 /// Copies each function in [`TESTED_FUNCTIONS`] out of its step, by the same

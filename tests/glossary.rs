@@ -1,5 +1,7 @@
 //! The claim that only the glossary (src/glossary.md) makes; the other tests
-//! it names check claims of "TCP in brief" and are in `tests/tcp_in_brief.rs`.
+//! it names check claims of "TCP in brief" and are in `tests/tcp_in_brief.rs`,
+//! or, for the backlog that drops SYNs on loopback, claims of step 5, in
+//! `tests/step5_reuseaddr.rs`.
 
 use std::net::{TcpListener, TcpStream};
 

@@ -40,14 +40,15 @@ def serve(host, port):
     print("Listening at", address(listener.getsockname()), flush=True)
     while True:
         conn, peer = listener.accept()
+        # A client that hangs up early (EOFError) or resets the connection
+        # (ConnectionResetError, BrokenPipeError: OSErrors) costs one line.
         with conn:
             try:
                 request = receive_exactly(conn, len(REQUEST))
-            except EOFError as error:
+                print("python server received", repr(request), "from", address(peer), flush=True)
+                conn.sendall(REPLY)
+            except (EOFError, OSError) as error:
                 print("error:", error, file=sys.stderr, flush=True)
-                continue
-            print("python server received", repr(request), "from", address(peer), flush=True)
-            conn.sendall(REPLY)
 
 
 def ask(host, port):

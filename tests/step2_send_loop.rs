@@ -10,7 +10,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use book_tests::{PATIENCE, Server, bin, run};
+use book_tests::{PATIENCE, Server, bin, connected_pair, run};
 use listings::doubles::{ChoppyWriter, Turn};
 use listings::protocol::{REPLY, REPLY_SENT, REQUEST};
 use socket2::SockRef;
@@ -27,14 +27,6 @@ mod step2 {
 // ---------------------------------------------------------------------------
 
 const MIB: usize = 1024 * 1024;
-
-/// A connected pair on loopback: (the writer, the peer that never reads).
-fn connected_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (peer, _) = listener.accept().unwrap();
-    (writer, peer)
-}
 
 #[test]
 fn a_nonblocking_socket_with_a_full_send_buffer_takes_part_then_would_block() {

@@ -13,8 +13,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use book_tests::{
-    Finished, PATIENCE, STEPS, Server, bin, closed_port, looping_steps, naive_steps, run,
+    Finished, PATIENCE, STEPS, Server, bin, closed_port, looping_steps, naive_steps, python, repo,
+    run, unread_bytes,
 };
+use listings::doubles::{ChoppyReader, Turn};
 use listings::protocol::{
     REPLY, REPLY_SENT, REQUEST, SERVER_SAID, SOCKET_PEER, client_error, closed_early,
     connection_error, incoming,
@@ -92,30 +94,123 @@ fn read_returns_zero_at_eof_after_the_peer_closes() {
 }
 
 // ---------------------------------------------------------------------------
-// Step 4's server, given half a message
+// The loop in a library call: `take(16).read_to_end`, and Python's helpers
 // ---------------------------------------------------------------------------
 
-/// How many bytes have arrived at the socket with local address `local`,
-/// connected to `remote`, without being read yet by the program that holds
-/// it: the kernel's `rx_queue` column in /proc/net/tcp. `None` while no such
-/// connection is listed.
-fn unread_bytes(local: SocketAddr, remote: SocketAddr) -> Option<u32> {
-    let hex = |addr: SocketAddr| match addr {
-        SocketAddr::V4(v4) => format!(
-            "{:08X}:{:04X}",
-            u32::from_le_bytes(v4.ip().octets()),
-            v4.port()
-        ),
-        SocketAddr::V6(_) => unreachable!("the tests use 127.0.0.1"),
-    };
-    let (local, remote) = (hex(local), hex(remote));
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
-    table.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        (fields[1] == local && fields[2] == remote)
-            .then(|| u32::from_str_radix(fields[4].split(':').nth(1).unwrap(), 16).unwrap())
-    })
+#[test]
+fn take_read_to_end_counts_a_short_message_without_an_error() {
+    let (mut conn, peer) = peer_that_sends_and_closes(&REQUEST[..5]); // "Hi th"
+    peer.join().unwrap();
+    let mut message = Vec::new();
+    // An early end of file is where the reading stops, not an error: the
+    // count is the caller's to check.
+    let received = (&mut conn).take(16).read_to_end(&mut message).unwrap();
+    assert_eq!(received, 5);
+    assert_eq!(message, &REQUEST[..5]);
 }
+
+#[test]
+fn take_read_to_end_stops_at_the_limit_and_leaves_the_rest_in_the_kernel() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut conn, _) = listener.accept().unwrap();
+    // One message and four bytes more, and the peer stays connected: a call
+    // that waited for the end of file, or read past the 16th byte to look
+    // for it, would wait for PATIENCE and fail.
+    peer.write_all(&[&REQUEST[..], b"more"].concat()).unwrap();
+    conn.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut message = Vec::with_capacity(16);
+    let received = (&mut conn).take(16).read_to_end(&mut message).unwrap();
+    assert_eq!(received, 16);
+    assert_eq!(message, REQUEST);
+    // The rest is still in the kernel, for the next read.
+    let mut rest = [0; 16];
+    let more = conn.read(&mut rest).unwrap();
+    assert_eq!(&rest[..more], b"more");
+    drop(peer);
+}
+
+#[test]
+fn take_read_to_end_retries_interrupted_reads() {
+    let turns = [
+        Turn::Interrupted,
+        Turn::Upto(3),
+        Turn::Interrupted,
+        Turn::Upto(1),
+        Turn::Interrupted,
+    ];
+    let mut sock = ChoppyReader::new(&[&REQUEST[..], b"more"].concat(), turns);
+    let mut message = Vec::new();
+    let received = (&mut sock).take(16).read_to_end(&mut message).unwrap();
+    assert_eq!(received, 16);
+    assert_eq!(message, REQUEST);
+    let mut rest = Vec::new();
+    sock.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"more", "take reads no further than the 16th byte");
+}
+
+#[test]
+fn python_receive_helpers_stop_short_at_eof_without_an_error() {
+    // The script makes each case happen on a loopback connection of its own
+    // and prints what the helper returned (see its comments).
+    let script = repo().join("tests").join("receive_helpers.py");
+    let done = run(python(), [&script]);
+    assert_eq!(done.code(), Some(0), "{done:#?}");
+    assert_eq!(
+        done.stdout,
+        "\
+MSG_WAITALL, early close: b'Hi th'
+makefile, early close: b'Hi th'
+MSG_WAITALL, 20 bytes: b'Hi there, server' then in the kernel: b'more'
+makefile, 20 bytes: b'Hi there, server' then in the kernel: b'' in the file: b'more'
+MSG_WAITALL, signals: b'Hi there, '
+makefile, signals: still waiting at the timeout
+"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// What `vec![0; length]` costs
+// ---------------------------------------------------------------------------
+
+/// This process's resident memory, in bytes: the second field of
+/// /proc/self/statm, in pages (Linux).
+fn resident_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+#[test]
+fn a_large_zeroed_vec_takes_memory_only_when_first_touched() {
+    const SIZE: usize = 128 << 20;
+    // The other tests in this process hold far less than this margin.
+    const MARGIN: usize = SIZE / 4;
+    let before = resident_bytes();
+    // calloc, then mmap: pages that read as zero without being written.
+    let mut buffer = vec![0u8; SIZE];
+    let allocated = resident_bytes();
+    assert!(
+        allocated < before + MARGIN,
+        "vec![0; {SIZE}] made {} bytes resident",
+        allocated.saturating_sub(before)
+    );
+    // First touch: one write a page, and each page becomes memory.
+    for page in buffer.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    let touched = resident_bytes();
+    assert!(
+        touched > before + SIZE - MARGIN,
+        "touching every page made only {} bytes resident",
+        touched.saturating_sub(before)
+    );
+    assert!(buffer.iter().step_by(4096).all(|&byte| byte == 1));
+}
+
+// ---------------------------------------------------------------------------
+// Step 4's server, given half a message
+// ---------------------------------------------------------------------------
 
 #[test]
 fn step4_server_waits_for_the_rest_of_a_split_message() {

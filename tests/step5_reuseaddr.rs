@@ -9,8 +9,8 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use book_tests::{PATIENCE, Server, bin};
-use listings::protocol::{REPLY, REPLY_SENT, REQUEST};
+use book_tests::{PATIENCE, Server, bin, run};
+use listings::protocol::{ASSIGNED, REPLY, REPLY_SENT, REQUEST, accepted, server_said};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 const EINPROGRESS: i32 = 115;
@@ -237,4 +237,162 @@ fn listen_5_completes_six_handshakes_before_dropping_syns() {
 fn listen_0_completes_one_handshake_before_dropping_syns() {
     let _guard = no_process_starts();
     completed_handshakes_without_accept(0);
+}
+
+// ---------------------------------------------------------------------------
+// timewait: a port held in TIME_WAIT on the server's side, every time
+// ---------------------------------------------------------------------------
+
+/// /proc/net/tcp's number for the state TIME_WAIT.
+const TIME_WAIT: u8 = 0x06;
+
+/// The states of the TCP sockets whose local address is 127.0.0.1:`port`,
+/// as /proc/net/tcp numbers them (01 ESTABLISHED, 06 TIME_WAIT, 0A LISTEN...).
+fn states_on(port: u16) -> Vec<u8> {
+    let local = format!("0100007F:{port:04X}");
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields[1] == local).then(|| u8::from_str_radix(fields[3], 16).unwrap())
+        })
+        .collect()
+}
+
+/// Waits until the sockets on `port` are in the states `wanted` says.
+fn wait_for_states(port: u16, wanted: impl Fn(&[u8]) -> bool, what: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let states = states_on(port);
+        if wanted(&states) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: states on {port}: {states:02X?}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn timewait_client_leaves_the_servers_end_in_time_wait() {
+    let _guard = alone();
+    let mut server = Server::start(bin("step5"), ["server", "-p", "0"]);
+    let port = server.address.port();
+    let client = run(bin("timewait"), ["client", "-p", &port.to_string()]);
+    assert_eq!(client.code(), Some(0), "{client:#?}");
+    let lines: Vec<&str> = client.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{client:#?}");
+    assert_eq!(lines[1], server_said(REPLY));
+    assert_eq!(
+        lines[2],
+        "End of file: the server closed first, so its end waits in TIME_WAIT"
+    );
+    let client_port: u16 = lines[0]
+        .strip_prefix(ASSIGNED)
+        .and_then(|address| address.parse::<SocketAddr>().ok())
+        .expect("the client's first line names its address")
+        .port();
+    server.wait_for_stdout(REPLY_SENT);
+    drop(server); // stopped, as with Ctrl-C: nothing listens on the port now
+
+    // The server's end is in TIME_WAIT; the client's end, which closed
+    // second, is not: it is gone once the server has acknowledged its FIN.
+    wait_for_states(port, |states| states == [TIME_WAIT], "the server's end");
+    wait_for_states(
+        client_port,
+        |states| !states.contains(&TIME_WAIT),
+        "the client's end",
+    );
+
+    // timewait's listen: refused without SO_REUSEADDR, let in with it.
+    let port = port.to_string();
+    let refused = run(bin("timewait"), ["listen", "-p", &port, "--no-reuseaddr"]);
+    assert_eq!(
+        refused.one_line_error(1),
+        format!(
+            "error: cannot listen with SO_REUSEADDR off on 127.0.0.1:{port}: \
+             Address already in use (os error 98)"
+        ),
+        "{NO_TIME_WAIT}"
+    );
+    let allowed = run(bin("timewait"), ["listen", "-p", &port]);
+    assert_eq!(allowed.code(), Some(0), "{allowed:#?}");
+    assert_eq!(
+        allowed.stdout,
+        format!("Listening at 127.0.0.1:{port} with SO_REUSEADDR on; closing again\n")
+    );
+}
+
+#[test]
+fn bad_timewait_arguments_are_usage_errors() {
+    let _guard = alone();
+    for args in [
+        &[][..],
+        &["serve"],
+        &["listen", "-p", "port"],
+        &["client", "--no-reuseaddr"],
+    ] {
+        let tool = run(bin("timewait"), args);
+        let line = tool.one_line_error(2);
+        assert!(line.starts_with("error: "), "{args:?}: {line}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// ss -ltn: a listener's queue and its backlog
+// ---------------------------------------------------------------------------
+
+/// What `ss -ltn` says of the listening socket on 127.0.0.1:`port`: its
+/// Recv-Q and Send-Q columns.
+fn ss_listen_queue(port: u16) -> (u32, u32) {
+    let output = std::process::Command::new("/usr/bin/ss")
+        .args(["-ltn", &format!("sport = :{port}")])
+        .output()
+        .expect("/usr/bin/ss runs (Debian's iproute2 package)");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("State  Recv-Q Send-Q"), "{text}");
+    assert_eq!(lines.len(), 2, "one listener on {port}: {text}");
+    let fields: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(fields[0], "LISTEN", "{text}");
+    assert_eq!(fields[3], format!("127.0.0.1:{port}"), "{text}");
+    (fields[1].parse().unwrap(), fields[2].parse().unwrap())
+}
+
+#[test]
+fn ss_shows_the_accept_queue_as_recv_q_and_the_backlog_as_send_q() {
+    let _guard = alone();
+    let mut server = Server::start(bin("step5"), ["server", "-p", "0"]);
+    let port = server.address.port();
+    assert_eq!(
+        ss_listen_queue(port),
+        (0, 1),
+        "idle: nobody waiting, backlog 1"
+    );
+
+    // A client that says nothing: the server accepts it and waits for its
+    // request, so nothing else gets accepted meanwhile.
+    let silent = TcpStream::connect(server.address).unwrap();
+    server.wait_for_stdout(&accepted(silent.local_addr().unwrap()));
+
+    // Two more clients complete their handshake and wait to be accepted.
+    let waiting: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(server.address).unwrap())
+        .collect();
+    let deadline = Instant::now() + PATIENCE;
+    while ss_listen_queue(port).0 < 2 {
+        assert!(Instant::now() < deadline, "the two clients never queued");
+        std::thread::yield_now();
+    }
+    assert_eq!(ss_listen_queue(port), (2, 1), "two waiting, backlog 1");
+    drop((silent, waiting));
+
+    // std's TcpListener::bind asks for 128.
+    let std_listener = TcpListener::bind(loopback(0)).unwrap();
+    let std_port = std_listener.local_addr().unwrap().port();
+    assert_eq!(ss_listen_queue(std_port), (0, 128));
 }

@@ -14,19 +14,32 @@
 
 use std::fs;
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use book_tests::{PATIENCE, Server, bin, run};
+use book_tests::{Output, PATIENCE, Server, bin, closed_port, connected_pair, reset, run};
 use listings::protocol::{
     REPLY, REPLY_SENT, REQUEST, WAITING, accepted, client_error, closed_early, connection_error,
     deadline_passed, incoming, interrupted,
 };
-use socket2::{Domain, SockRef, Socket, Type};
+use socket2::{Domain, Socket, Type};
+
+/// Step 6's own loops and the helpers they call, copied by the build
+/// script from the anchors the book shows them with.
+mod step6 {
+    use std::io::{self, ErrorKind, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::{Duration, Instant};
+    include!(concat!(env!("OUT_DIR"), "/listings/step6_sendall.rs"));
+    include!(concat!(env!("OUT_DIR"), "/listings/step6_connect.rs"));
+    include!(concat!(env!("OUT_DIR"), "/listings/step6_time_left.rs"));
+    include!(concat!(env!("OUT_DIR"), "/listings/step6_is_timeout.rs"));
+}
 
 /// The battery's timeout for step 6: short, so that the tests that wait for
 /// it are quick, and long enough that a well-behaved client on a loaded
@@ -106,25 +119,17 @@ fn battery(step: &str) {
     );
     assert_served(&server, "a client that sent 5 bytes and closed");
 
-    // Sends 3 bytes and resets the connection: SO_LINGER with a zero
-    // timeout makes close() send RST instead of FIN. Waiting until the
-    // server has accepted makes sure it is a connection it knows of.
-    let resetter = TcpStream::connect(server.address).unwrap();
+    // Sends 3 bytes and resets the connection. Waiting until the server has
+    // accepted makes sure it is a connection it knows of.
+    let mut resetter = TcpStream::connect(server.address).unwrap();
     let name = resetter.local_addr().unwrap();
     server.wait_for_stdout(&accepted(name));
-    (&resetter).write_all(&REQUEST[..3]).unwrap();
-    SockRef::from(&resetter)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(resetter);
-    let line = server.next_stderr_line();
-    let reset = connection_error(name, "Connection reset by peer (os error 104)");
-    // Step 5 asks for the peer's address after accepting; once the reset
-    // has arrived there is none, and that is the error it reports.
-    let no_peer = connection_error(name, "Transport endpoint is not connected (os error 107)");
-    assert!(
-        line == reset || (step == "step5" && line == no_peer),
-        "{step}: {line}"
+    resetter.write_all(&REQUEST[..3]).unwrap();
+    reset(resetter);
+    assert_eq!(
+        server.next_stderr_line(),
+        connection_error(name, "Connection reset by peer (os error 104)"),
+        "{step}"
     );
     assert_served(&server, "a client that reset the connection");
 
@@ -384,10 +389,12 @@ fn step6_accepts_no_more_than_max_connections_at_once() {
     drop(second);
 }
 
-#[test]
-fn step6_client_gives_up_on_a_server_that_never_completes_the_handshake() {
+/// A listener that answers no more SYNs, as a host that does not answer:
+/// what it holds (the listener, and the connections that fill its
+/// backlog) and its address.
+fn unanswering_server() -> ((Socket, Vec<TcpStream>), SocketAddr) {
     // listen(0): the kernel completes one handshake for the backlog and
-    // silently drops the SYNs after it, as for a host that does not answer.
+    // silently drops the SYNs after it.
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
     socket
         .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
@@ -403,6 +410,12 @@ fn step6_client_gives_up_on_a_server_that_never_completes_the_handshake() {
         }
         assert!(fillers.len() < 10, "the backlog never filled");
     }
+    ((socket, fillers), address)
+}
+
+#[test]
+fn step6_client_gives_up_on_a_server_that_never_completes_the_handshake() {
+    let (_held, address) = unanswering_server();
     let started = Instant::now();
     let client = run(
         bin("step6"),
@@ -419,6 +432,34 @@ fn step6_client_gives_up_on_a_server_that_never_completes_the_handshake() {
         client_error(address, "connection timed out")
     );
     assert!(started.elapsed() >= Duration::from_secs(1));
+}
+
+#[test]
+fn step6_client_is_refused_at_once_whatever_its_connect_timeout() {
+    let closed = closed_port();
+    let address = SocketAddr::from(([127, 0, 0, 1], closed.port()));
+    let started = Instant::now();
+    let client = run(
+        bin("step6"),
+        [
+            "client",
+            "-p",
+            &closed.port().to_string(),
+            "--connect-timeout",
+            "3600",
+        ],
+    );
+    assert_eq!(
+        client.one_line_error(1),
+        client_error(address, "Connection refused (os error 111)")
+    );
+    // Linux gives up on the first reset. (Windows retries the SYN for about
+    // two seconds first.)
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused only after {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -523,4 +564,199 @@ fn step6_on_a_second_ctrl_c_exits_without_waiting() {
     let status = server.wait_for_exit().status;
     assert_eq!(status.code(), Some(130), "{status:?}");
     drop(silent);
+}
+
+#[test]
+fn step6_connect_tries_each_address_in_turn_and_reports_the_last_failure() {
+    let closed = closed_port();
+    let refused = SocketAddr::from(([127, 0, 0, 1], closed.port()));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = listener.local_addr().unwrap();
+    let (_held, silent) = unanswering_server();
+    let patience = Duration::from_millis(300);
+
+    // The first address refuses: the second is tried, and answers.
+    let sock = step6::connect(&[refused, open], patience).unwrap();
+    assert_eq!(sock.peer_addr().unwrap(), open);
+
+    // None answers: the error is the last attempt's, after every earlier
+    // one was given its time.
+    let started = Instant::now();
+    let error = step6::connect(&[silent, refused], patience).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::ConnectionRefused, "{error}");
+    assert!(started.elapsed() >= patience, "{:?}", started.elapsed());
+    let error = step6::connect(&[refused, silent], patience).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TimedOut, "{error}");
+}
+
+#[test]
+fn step6_sendall_keeps_one_deadline_however_many_writes_it_takes() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut reader, _) = listener.accept().unwrap();
+    // A slow reader: a kilobyte at a time, with a pause after each, so
+    // that every `write` moves a little data and then waits. Once the
+    // writer is done, it reads the rest at full speed.
+    let hurry = Arc::new(AtomicBool::new(false));
+    let reading = {
+        let hurry = Arc::clone(&hurry);
+        thread::spawn(move || {
+            let mut buffer = [0; 1024];
+            let mut received = 0;
+            loop {
+                match reader.read(&mut buffer) {
+                    Ok(0) => return received,
+                    Ok(more) => received += more,
+                    Err(error) => panic!("the slow reader: {error}"),
+                }
+                if !hurry.load(Ordering::SeqCst) {
+                    thread::sleep(Duration::from_millis(2));
+                }
+            }
+        })
+    };
+    // Far more than the socket buffers hold, and more than the slow reader
+    // takes in many seconds.
+    let data = vec![b'x'; 32 << 20];
+    let limit = Duration::from_millis(500);
+    let started = Instant::now();
+    let outcome = step6::sendall(&mut writer, &data, started + limit);
+    let took = started.elapsed();
+    hurry.store(true, Ordering::SeqCst);
+    drop(writer);
+    let received = reading.join().unwrap();
+
+    let error = match outcome {
+        Ok(()) => {
+            panic!("sendall sent all {received} bytes in {took:?}, against a limit of {limit:?}")
+        }
+        Err(error) => error,
+    };
+    assert_eq!(error.kind(), ErrorKind::TimedOut, "{error}");
+    assert!(received < data.len(), "{received} bytes arrived");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "was sending {} bytes but the peer took only {received} bytes before the deadline",
+            data.len()
+        )
+    );
+    // Only a bound against a deadline that is not kept: one write timeout
+    // per `write`, each as long as the whole limit, would take many times
+    // the limit.
+    assert!(
+        took < limit + Duration::from_secs(5),
+        "sendall returned {took:?} after its start, against a limit of {limit:?}"
+    );
+}
+
+#[test]
+fn step6_survives_running_out_of_file_descriptors() {
+    // 16 descriptors: the server's own few, and room for about ten
+    // connections. The flood is bigger, so `accept` finds none left.
+    let mut command = Command::new("prlimit");
+    command
+        .arg("--nofile=16")
+        .arg("--")
+        .arg(bin("step6"))
+        .args(["server", "-p", "0", "--timeout", "30"]);
+    let mut server = Server::start_command(command, Output::Apart).unwrap();
+    assert_eq!(server.wait_for_stdout(WAITING), Vec::<String>::new());
+    // A server that dies of it refuses the rest of the flood; the line it
+    // dies with is the one to see.
+    let flood: Vec<TcpStream> = (0..40)
+        .filter_map(|_| TcpStream::connect(server.address).ok())
+        .collect();
+    assert_eq!(
+        server.next_stderr_line(),
+        "error: accept: Too many open files (os error 24)"
+    );
+    // The flood leaves; its connections' descriptors come free, and the
+    // server, still trying after each pause, accepts again.
+    drop(flood);
+    assert_served(&server, "running out of file descriptors");
+    assert!(server.is_running());
+}
+
+// ---------------------------------------------------------------------------
+// What a reset does to the reply
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_client_that_sent_too_much_reads_the_reply_then_the_reset() {
+    for step in ["step5", "step6"] {
+        let mut server = start(step, &[]);
+        let mut client = TcpStream::connect(server.address).unwrap();
+        client.set_read_timeout(Some(PATIENCE)).unwrap();
+        // The request and 100 bytes more in one write: one segment, all of
+        // it in the server's receive buffer when its read of 16 returns.
+        let mut too_much = REQUEST.to_vec();
+        too_much.extend([b'!'; 100]);
+        client.write_all(&too_much).unwrap();
+        // The server replies and closes with 100 bytes unread: a reset.
+        server.wait_for_stdout(REPLY_SENT);
+        let mut reply = [0; 16];
+        client.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, REPLY, "{step}: the reply came before the reset");
+        let error = client.read(&mut [0; 16]).expect_err("the reset");
+        assert_eq!(error.kind(), ErrorKind::ConnectionReset, "{step}");
+    }
+}
+
+/// A server's end that has read a 16-byte request and, with `unread` more
+/// bytes of the client's still unread, writes as much of a long reply as
+/// its kernel will take while the client reads nothing, then closes.
+/// Returns how much the server wrote, and how the client's reading ends:
+/// how many bytes it got, and the error, if it was not end of file.
+fn long_reply_then_close(unread: usize) -> (usize, usize, Option<ErrorKind>) {
+    let (mut client, mut server_end) = connected_pair();
+    let mut request = REQUEST.to_vec();
+    request.extend(std::iter::repeat_n(b'!', unread));
+    client.write_all(&request).unwrap();
+    server_end.read_exact(&mut [0; 16]).unwrap();
+
+    // Non-blocking, so that the writes stop when the kernel's buffers are
+    // full instead of waiting for the client: what is then in the server's
+    // send buffer has not been sent yet.
+    server_end.set_nonblocking(true).unwrap();
+    let piece = vec![b'g'; 64 * 1024];
+    let mut written = 0;
+    loop {
+        match server_end.write(&piece) {
+            Ok(n) => written += n,
+            Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => panic!("writing the reply: {error}"),
+        }
+    }
+    drop(server_end); // a FIN, or with bytes unread, a reset
+
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut buffer = vec![0; 256 * 1024];
+    let mut received = 0;
+    loop {
+        match client.read(&mut buffer) {
+            Ok(0) => return (written, received, None),
+            Ok(n) => received += n,
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return (written, received, Some(error.kind())),
+        }
+    }
+}
+
+#[test]
+fn a_reset_throws_away_the_part_of_a_reply_that_had_not_left() {
+    // Everything read: the close sends a FIN, and the kernel still delivers
+    // every byte of the reply before it.
+    let (written, received, error) = long_reply_then_close(0);
+    assert_eq!((received, error), (written, None), "a plain close");
+
+    // 100 bytes unread: the close sends a reset, and what the server's
+    // kernel had not sent yet never arrives.
+    let (written, received, error) = long_reply_then_close(100);
+    assert_eq!(error, Some(ErrorKind::ConnectionReset));
+    assert!(
+        received < written,
+        "the client got all {written} bytes despite the reset"
+    );
 }

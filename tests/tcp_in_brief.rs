@@ -9,10 +9,11 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::thread;
+use std::time::{Duration, Instant};
 
-use book_tests::{PATIENCE, closed_port};
-use listings::protocol::REQUEST;
-use socket2::{Domain, Protocol, Socket, Type};
+use book_tests::{PATIENCE, closed_port, tcp_table_row, unread_bytes};
+use listings::protocol::{REPLY, REQUEST};
+use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 
 /// A listener on a free port of 127.0.0.1.
 fn listener() -> TcpListener {
@@ -160,6 +161,65 @@ fn dropping_an_accepted_stream_ends_that_connection_while_the_listener_keeps_acc
     assert_eq!(peer, newcomer.local_addr().unwrap());
 }
 
+// ---------------------------------------------------- while both ends live
+
+/// /proc/net/tcp's number for "no timer running" and for the keepalive timer.
+const NO_TIMER: u8 = 0;
+const KEEPALIVE_TIMER: u8 = 2;
+
+/// The timer the kernel runs for the connection (local, remote), from
+/// /proc/net/tcp's `tr:tm->when` column: which one (0 none, 1 retransmit,
+/// 2 keepalive, 3 TIME_WAIT, 4 zero-window probe) and the time left until
+/// it fires, which the kernel gives in hundredths of a second.
+fn kernel_timer(local: SocketAddr, remote: SocketAddr) -> (u8, Duration) {
+    let row = tcp_table_row(local, remote).expect("the connection is in /proc/net/tcp");
+    let (which, when) = row[5].split_once(':').expect("tr:tm->when");
+    let ticks = u64::from_str_radix(when, 16).unwrap();
+    (
+        u8::from_str_radix(which, 16).unwrap(),
+        Duration::from_millis(ticks * 10),
+    )
+}
+
+#[test]
+fn keepalive_is_off_until_set_and_then_the_kernel_times_the_first_probe() {
+    let listener = listener();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (_server, _) = listener.accept().unwrap();
+    let (local, remote) = four_tuple(&client);
+    let socket = SockRef::from(&client);
+
+    // Off for a new stream: an idle connection has no timer at all.
+    assert!(!socket.keepalive().unwrap());
+    assert_eq!(kernel_timer(local, remote).0, NO_TIMER);
+
+    // On: the kernel counts down to the first probe, after the system's
+    // idle time (net.ipv4.tcp_keepalive_time).
+    socket.set_keepalive(true).unwrap();
+    assert!(socket.keepalive().unwrap());
+    let idle: u64 = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_keepalive_time")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let idle = Duration::from_secs(idle);
+    let (timer, left) = kernel_timer(local, remote);
+    assert_eq!(timer, KEEPALIVE_TIMER);
+    assert!(
+        left <= idle && left > idle.saturating_sub(PATIENCE),
+        "first probe in {left:?}, idle time {idle:?}"
+    );
+
+    // A time of this socket's own, through socket2's TcpKeepalive.
+    let own = TcpKeepalive::new()
+        .with_time(Duration::from_secs(5))
+        .with_interval(Duration::from_secs(1));
+    socket.set_tcp_keepalive(&own).unwrap();
+    let (timer, left) = kernel_timer(local, remote);
+    assert_eq!(timer, KEEPALIVE_TIMER);
+    assert!(left <= Duration::from_secs(5), "first probe in {left:?}");
+}
+
 // ------------------------------------------------------ partial transfers
 
 #[test]
@@ -227,4 +287,44 @@ fn closing_with_unread_data_resets_the_connection() {
         .read(&mut buffer)
         .expect_err("a reset, not an end of file");
     assert_eq!(error.kind(), ErrorKind::ConnectionReset);
+}
+
+#[test]
+fn after_a_reset_the_bytes_already_received_come_first_then_connection_reset() {
+    let listener = listener();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut accepted, _) = listener.accept().unwrap();
+    let (local, remote) = four_tuple(&client);
+    // The server's 16 bytes wait, unread, in the client's receive buffer.
+    accepted.write_all(REPLY).unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while unread_bytes(local, remote) != Some(REPLY.len() as u32) {
+        assert!(Instant::now() < deadline, "the reply never arrived");
+        thread::yield_now();
+    }
+    // Then the server closes with the client's bytes unread: a reset.
+    client.write_all(b"never read").unwrap();
+    patient(&accepted);
+    let mut one = [0; 1];
+    assert_eq!(accepted.peek(&mut one).unwrap(), 1);
+    drop(accepted);
+    // Wait until the reset has arrived: it takes the client's connection out
+    // of the kernel's table of connections.
+    while unread_bytes(local, remote).is_some() {
+        assert!(Instant::now() < deadline, "the reset never arrived");
+        thread::yield_now();
+    }
+
+    // The connection is gone, and still the bytes that came before the
+    // reset are read first...
+    patient(&client);
+    let mut buffer = [0; 32];
+    assert_eq!(client.read(&mut buffer).unwrap(), REPLY.len());
+    assert_eq!(&buffer[..REPLY.len()], REPLY);
+    // ...then the reset, once...
+    let error = client.read(&mut buffer).expect_err("the reset");
+    assert_eq!(error.kind(), ErrorKind::ConnectionReset);
+    // ...and after it, a write finds the connection broken.
+    let error = client.write(b"anyone?").expect_err("no connection");
+    assert_eq!(error.kind(), ErrorKind::BrokenPipe);
 }

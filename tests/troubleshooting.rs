@@ -1,22 +1,27 @@
 //! The claims of the appendix "Troubleshooting" (src/troubleshooting.md)
-//! about a client left waiting, each shown on loopback. The other tests it
-//! names are in the files of the chapters that make those claims first.
+//! about a client left waiting, and about exchanges slowed down by Nagle's
+//! algorithm, each shown on loopback. The other tests it names are in the
+//! files of the chapters that make those claims first.
 //!
-//! These tests show that something does *not* happen (a reply, a client's
-//! exit), so each waits a fixed time for an event that cannot happen until
-//! the test itself allows it: the outcome never depends on timing.
+//! The tests of a waiting client show that something does *not* happen (a
+//! reply, a client's exit), so each waits a fixed time for an event that
+//! cannot happen until the test itself allows it: the outcome never depends
+//! on timing. The tests of the 40 ms stall time nothing: they show the
+//! mechanism (the option, how many calls reach the kernel); the `nagle`
+//! tool does the measuring.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{BufWriter, ErrorKind, IoSlice, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use book_tests::{PATIENCE, Server, bin};
+use book_tests::{PATIENCE, Server, bin, connected_pair, run};
 use listings::protocol::{
     REPLY, REQUEST, WAITING, accepted, closed_early, connection_error, server_said,
 };
+use socket2::SockRef;
 use wait_timeout::ChildExt;
 
 #[test]
@@ -97,4 +102,107 @@ fn a_step4_client_waits_while_the_server_serves_a_silent_client() {
         server.next_stderr_line(),
         connection_error(silent_name, &closed_early(16, 0))
     );
+}
+
+// ---------------------------------------------------------------------------
+// Each exchange takes 40 ms: Nagle's algorithm meets a delayed ACK
+// ---------------------------------------------------------------------------
+
+#[test]
+fn nagle_is_on_at_both_ends_until_set_nodelay_turns_it_off_at_one() {
+    let (client, server) = connected_pair();
+    // TCP_NODELAY as the kernel reports it (getsockopt, through socket2):
+    // off, so Nagle's algorithm is on, for a client and an accepted stream.
+    assert!(!SockRef::from(&client).tcp_nodelay().unwrap());
+    assert!(!SockRef::from(&server).tcp_nodelay().unwrap());
+    client.set_nodelay(true).unwrap();
+    assert!(SockRef::from(&client).tcp_nodelay().unwrap());
+    // An option of one socket, not of the connection.
+    assert!(!SockRef::from(&server).tcp_nodelay().unwrap());
+}
+
+#[test]
+fn write_vectored_hands_the_header_and_the_body_over_in_one_call() {
+    let (client, server) = connected_pair();
+    let (header, body) = REQUEST.split_at(4);
+    let sent = (&client)
+        .write_vectored(&[IoSlice::new(header), IoSlice::new(body)])
+        .unwrap();
+    assert_eq!(sent, REQUEST.len(), "both pieces in one call");
+    // One call, one segment: the server's single read gets all of it.
+    server.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut buffer = [0; 64];
+    assert_eq!((&server).read(&mut buffer).unwrap(), REQUEST.len());
+    assert_eq!(&buffer[..REQUEST.len()], REQUEST);
+}
+
+/// A writer that records what each call to `write` was given.
+struct Calls(Vec<Vec<u8>>);
+
+impl Write for Calls {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.push(data.to_vec());
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_bufwriter_passes_the_header_and_the_body_on_in_one_write() {
+    let (header, body) = REQUEST.split_at(4);
+    let mut writer = BufWriter::new(Calls(Vec::new()));
+    writer.write_all(header).unwrap();
+    writer.write_all(body).unwrap();
+    assert!(
+        writer.get_ref().0.is_empty(),
+        "nothing written before flush"
+    );
+    writer.flush().unwrap();
+    assert_eq!(writer.get_ref().0, [REQUEST.to_vec()]);
+}
+
+#[test]
+fn the_nagle_tool_prints_a_row_for_each_way_and_a_summary() {
+    let tool = run(bin("nagle"), ["--exchanges", "1", "--repeats", "1"]);
+    assert_eq!(tool.code(), Some(0), "{tool:#?}");
+    let lines: Vec<&str> = tool.stdout.lines().collect();
+    let rows: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|line| line.starts_with("| ") && !line.starts_with("| ---"))
+        .skip(1) // the header
+        .collect();
+    assert_eq!(rows.len(), 4, "{}", tool.stdout);
+    for way in [
+        "| two writes (header, body) |",
+        "| two writes, `set_nodelay(true)` |",
+        "| one `write_vectored` |",
+        "| two writes into a `BufWriter`, one `flush` |",
+    ] {
+        assert!(
+            rows.iter().any(|row| row.starts_with(way)),
+            "{way}: {rows:#?}"
+        );
+    }
+    assert!(
+        lines.last().unwrap().starts_with("two writes: "),
+        "{}",
+        tool.stdout
+    );
+}
+
+#[test]
+fn bad_nagle_arguments_are_usage_errors() {
+    for args in [
+        &["--exchanges", "0"][..],
+        &["--repeats", "many"],
+        &["--frobnicate"],
+    ] {
+        let tool = run(bin("nagle"), args);
+        let line = tool.one_line_error(2);
+        assert!(line.starts_with("error: "), "{args:?}: {line}");
+    }
 }

@@ -10,13 +10,17 @@
 //! one of those loops in its step file and these tests fail.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
+use std::time::Instant;
 
-use book_tests::{Finished, Server, bin, closed_port, looping_steps, run};
+use book_tests::{
+    Finished, PATIENCE, Server, bin, closed_port, connected_pair, looping_steps, run,
+    tcp_table_row, unread_bytes,
+};
 use listings::doubles::{ChoppyReader, ChoppyWriter, Turn};
 use listings::protocol::{
-    INCOMING, REPLY, REPLY_SENT, REQUEST, WAITING, closed_early, repr, server_said,
+    ACCEPTED, INCOMING, REPLY, REPLY_SENT, REQUEST, WAITING, closed_early, repr, server_said,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner};
@@ -136,6 +140,90 @@ fn the_chopper_serves_connections_one_after_another_and_at_once() {
 }
 
 #[test]
+fn the_chopper_relays_no_more_than_max_connections_at_once() {
+    let server = Server::start(bin("step6"), ["server", "-p", "0", "--timeout", "30"]);
+    let mut relay = chopper(server.address.port(), &["--max-connections", "1"]);
+    // A first client takes the one slot, and says nothing.
+    let first = TcpStream::connect(relay.address).unwrap();
+    let first_name = first.local_addr().unwrap();
+    assert_eq!(
+        relay.next_stdout_line(),
+        format!("conn 1: relaying {first_name} to {}", server.address)
+    );
+    // A second sends its request. Its handshake was done by the kernel
+    // (the backlog), but the relay does not take it while the first is
+    // relayed, so no reply comes: the server, which serves many at once,
+    // never hears of it. How long the test watches hardly matters.
+    let mut second = TcpStream::connect(relay.address).unwrap();
+    let second_name = second.local_addr().unwrap();
+    second.write_all(REQUEST).unwrap();
+    second
+        .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+        .unwrap();
+    let mut reply = [0; 16];
+    match second.read_exact(&mut reply) {
+        Ok(()) => panic!("the second client was relayed while the first held the only slot"),
+        Err(error) => assert_eq!(error.kind(), ErrorKind::WouldBlock, "{error}"),
+    }
+
+    // The first leaves; its slot goes to the second, which gets its reply.
+    drop(first);
+    second.set_read_timeout(Some(book_tests::PATIENCE)).unwrap();
+    second.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, REPLY);
+    let mut lines = Vec::new();
+    let relaying_second = format!("conn 2: relaying {second_name} to {}", server.address);
+    while lines.last() != Some(&relaying_second) {
+        lines.push(relay.next_stdout_line());
+    }
+    assert!(
+        lines.contains(&"conn 1: client -> server: end of data, passed on".to_owned()),
+        "the second was relayed only once the first had ended: {lines:#?}"
+    );
+}
+
+#[test]
+fn the_chopper_pauses_and_goes_on_when_it_runs_out_of_file_descriptors() {
+    let server = Server::start(bin("step4"), ["server", "-p", "0"]);
+    // Four descriptors: standard input, output and error, and the listening
+    // socket. `accept` finds none left for a client. (Only the soft limit,
+    // which the test may raise again without privileges.)
+    let to = format!("127.0.0.1:{}", server.address.port());
+    let mut command = std::process::Command::new("prlimit");
+    command
+        .arg("--nofile=4:")
+        .arg("--")
+        .arg(bin("chopper"))
+        .args(["--listen", "127.0.0.1:0", "--to", &to]);
+    let mut relay = Server::start_command(command, book_tests::Output::Apart).unwrap();
+    relay.next_stdout_line();
+    let port = relay.port();
+    let client = thread::spawn(move || run(bin("step4"), ["client", "-p", &port]));
+    let first = relay.next_stderr_line();
+    let started = std::time::Instant::now();
+    assert_eq!(first, "error: accept: Too many open files (os error 24)");
+    for _ in 0..4 {
+        assert_eq!(relay.next_stderr_line(), first);
+    }
+    // Four pauses of 100 ms between five tries: a loop that does not pause
+    // prints five such lines in well under a millisecond.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(400),
+        "five failed accepts in {:?}",
+        started.elapsed()
+    );
+    // Given descriptors, the relay takes the client that has waited.
+    let raised = std::process::Command::new("prlimit")
+        .args(["--pid", &relay.pid().to_string(), "--nofile=64:"])
+        .status()
+        .unwrap();
+    assert!(raised.success());
+    let client = client.join().unwrap();
+    assert_eq!(client.code(), Some(0), "{client:#?}");
+    assert!(relay.is_running());
+}
+
+#[test]
 fn a_half_close_passes_through_and_the_reply_still_comes_back() {
     let server = Server::start(bin("step4"), ["server", "-p", "0"]);
     let relay = chopper(server.address.port(), &["--chunk", "4"]);
@@ -201,6 +289,95 @@ fn a_chopper_on_a_port_in_use_says_so() {
         relay.one_line_error(1),
         format!("error: cannot listen on {listen}: Address already in use (os error 98)")
     );
+}
+
+/// The inode number the kernel gave the socket of the connection (local,
+/// remote): the name under which the process that holds it lists it in
+/// /proc/<pid>/fd, as `socket:[INODE]`.
+fn socket_inode(local: SocketAddr, remote: SocketAddr) -> Option<u64> {
+    tcp_table_row(local, remote).map(|row| row[9].parse().expect("an inode number"))
+}
+
+/// Whether process `pid` holds the socket with this inode number.
+fn holds_socket(pid: u32, inode: u64) -> bool {
+    let wanted = format!("socket:[{inode}]");
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .any(|target| target.to_string_lossy() == wanted)
+}
+
+#[test]
+fn behind_the_relay_the_server_sees_the_relays_port_not_the_clients() {
+    let mut server = Server::start(bin("step4"), ["server", "-p", "0"]);
+    let mut relay = chopper(server.address.port(), &[]);
+    let mut client = TcpStream::connect(relay.address).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let client_end = client.local_addr().unwrap();
+    client.write_all(REQUEST).unwrap();
+    let mut reply = [0; 16];
+    client.read_exact(&mut reply).unwrap();
+
+    // The relay names the client by the client's own address...
+    assert_eq!(
+        relay.next_stdout_line(),
+        format!("conn 1: relaying {client_end} to {}", server.address)
+    );
+    // ...and the server names another: the far end of a second connection.
+    let served = server.wait_for_stdout(REPLY_SENT);
+    let server_peer: SocketAddr = served
+        .iter()
+        .find_map(|line| line.strip_prefix(ACCEPTED))
+        .and_then(|address| address.parse().ok())
+        .unwrap_or_else(|| panic!("{served:#?}"));
+    assert_ne!(server_peer.port(), client_end.port());
+    assert_ne!(server_peer.port(), relay.address.port());
+    // That second connection is the relay's own: the relay process holds
+    // the socket whose local end is the server's peer. (The client has not
+    // closed yet, so the relay still holds it.)
+    let inode = socket_inode(server_peer, server.address)
+        .expect("the relay's connection to the server is in the kernel's table");
+    assert!(holds_socket(relay.pid(), inode), "not the relay's socket");
+    drop(client);
+}
+
+/// Waits until a reset has taken the connection (local, remote) out of the
+/// kernel's table of connections.
+fn wait_for_the_reset(local: SocketAddr, remote: SocketAddr) {
+    let deadline = Instant::now() + PATIENCE;
+    while unread_bytes(local, remote).is_some() {
+        assert!(Instant::now() < deadline, "the reset never arrived");
+        thread::yield_now();
+    }
+}
+
+#[test]
+fn a_reset_after_the_peers_fin_makes_the_next_write_a_broken_pipe() {
+    // As behind the relay: the peer closes its socket first (a FIN), then
+    // data arrives for it, and its kernel answers that with a reset.
+    let (mut sender, peer) = connected_pair();
+    sender.set_read_timeout(Some(PATIENCE)).unwrap();
+    let (local, remote) = (sender.local_addr().unwrap(), sender.peer_addr().unwrap());
+    drop(peer);
+    assert_eq!(sender.read(&mut [0; 1]).unwrap(), 0, "the peer's FIN");
+    sender.write_all(b"e").unwrap(); // the kernel takes it, the peer resets
+    wait_for_the_reset(local, remote);
+    let error = sender.write(b"r").expect_err("the connection was reset");
+    assert_eq!(error.kind(), ErrorKind::BrokenPipe);
+    assert_eq!(error.to_string(), "Broken pipe (os error 32)");
+
+    // Contrast: a reset on a connection still open both ways (the peer
+    // closes with bytes unread, sending no FIN) makes the same write a
+    // "Connection reset by peer".
+    let (mut sender, peer) = connected_pair();
+    let (local, remote) = (sender.local_addr().unwrap(), sender.peer_addr().unwrap());
+    sender.write_all(b"unread").unwrap();
+    peer.set_read_timeout(Some(PATIENCE)).unwrap();
+    assert!(peer.peek(&mut [0; 1]).unwrap() > 0, "the bytes arrived");
+    drop(peer);
+    wait_for_the_reset(local, remote);
+    let error = sender.write(b"r").expect_err("the connection was reset");
+    assert_eq!(error.kind(), ErrorKind::ConnectionReset);
 }
 
 // ---------------------------------------------------------------------------

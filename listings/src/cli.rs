@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::{Failure, Role, RoleWith, demo};
+use crate::{ClientRole, ClientRoleWith, Failure, ServerRole, ServerRoleWith, demo};
 
 /// A TCP client and server that exchange one 16-byte message each way.
 ///
@@ -68,13 +68,13 @@ const USAGE: u8 = 2;
 ///
 /// Every failure becomes one line on stderr and a non-zero exit code:
 /// 2 for bad arguments, 1 for anything that went wrong on the network.
-pub fn run(server: Role, client: Role) -> ExitCode {
+pub fn run(server: ServerRole, client: ClientRole) -> ExitCode {
     let command = Cli::<NoOptions, NoOptions>::command()
         .mut_subcommand("server", |server| server.about(ONE_AT_A_TIME));
     dispatch(
         command,
         |address, _: &NoOptions| server(address),
-        |address, _: &NoOptions| client(address),
+        |addresses: &[SocketAddr], _: &NoOptions| client(addresses),
     )
 }
 
@@ -84,7 +84,10 @@ pub fn run(server: Role, client: Role) -> ExitCode {
 ///
 /// Otherwise it is [`run`]: the same roles, demo, help and exit codes. The
 /// demo runs each role with no options, so every option needs a default.
-pub fn run_with<S: Args, C: Args>(server: RoleWith<S>, client: RoleWith<C>) -> ExitCode {
+pub fn run_with<S: Args, C: Args>(
+    server: ServerRoleWith<S>,
+    client: ClientRoleWith<C>,
+) -> ExitCode {
     dispatch(Cli::<S, C>::command(), server, client)
 }
 
@@ -93,7 +96,7 @@ pub fn run_with<S: Args, C: Args>(server: RoleWith<S>, client: RoleWith<C>) -> E
 fn dispatch<S: Args, C: Args>(
     command: clap::Command,
     server: impl FnOnce(SocketAddr, &S) -> io::Result<()>,
-    client: impl FnOnce(SocketAddr, &C) -> io::Result<()>,
+    client: impl FnOnce(&[SocketAddr], &C) -> io::Result<()>,
 ) -> ExitCode {
     let cli: Cli<S, C> = match parse_command(command) {
         Ok(cli) => cli,
@@ -102,12 +105,8 @@ fn dispatch<S: Args, C: Args>(
     say_panics_in_one_line();
     let outcome = match cli.role {
         None => demo::run(),
-        Some(Command::Server { endpoint, options }) => {
-            play("server at", server, &endpoint, &options)
-        }
-        Some(Command::Client { endpoint, options }) => {
-            play("client talking to", client, &endpoint, &options)
-        }
+        Some(Command::Server { endpoint, options }) => serve(server, &endpoint, &options),
+        Some(Command::Client { endpoint, options }) => talk(client, &endpoint, &options),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -165,29 +164,67 @@ fn parse_command<T: FromArgMatches>(mut command: clap::Command) -> Result<T, Exi
         })
 }
 
-fn play<O>(
-    what: &str,
-    role: impl FnOnce(SocketAddr, &O) -> io::Result<()>,
+/// Plays the server at the first address HOST resolves to.
+fn serve<O>(
+    server: impl FnOnce(SocketAddr, &O) -> io::Result<()>,
     endpoint: &Endpoint,
     options: &O,
 ) -> Result<(), Failure> {
-    let address = endpoint.resolve()?;
-    role(address, options).map_err(|error| Failure::Say(format!("{what} {address}: {error}")))
+    // A listening socket has one address. Of a name that stands for
+    // several (`localhost`: ::1 and 127.0.0.1 on many systems), the server
+    // takes the resolver's first answer, as Python's `bind` does; std's
+    // `TcpListener::bind((host, port))` would instead try each in turn
+    // until one binds, which makes where it listens depend on which ports
+    // happen to be free.
+    let address = endpoint.resolve()?[0];
+    server(address, options).map_err(|error| Failure::Say(format!("server at {address}: {error}")))
+}
+
+/// Plays the client against every address HOST resolves to.
+fn talk<O>(
+    client: impl FnOnce(&[SocketAddr], &O) -> io::Result<()>,
+    endpoint: &Endpoint,
+    options: &O,
+) -> Result<(), Failure> {
+    let addresses = endpoint.resolve()?;
+    client(&addresses, options).map_err(|error| {
+        Failure::Say(format!(
+            "client talking to {}: {error}",
+            endpoint.describe(&addresses)
+        ))
+    })
 }
 
 impl Endpoint {
-    /// The first address HOST resolves to, as Python's `socket` module would
-    /// use for `(host, port)`.
-    fn resolve(&self) -> Result<SocketAddr, Failure> {
+    /// Every address HOST resolves to, in the resolver's order (never
+    /// none), as Python's `socket` module gets them for `(host, port)`.
+    fn resolve(&self) -> Result<Vec<SocketAddr>, Failure> {
         let cannot = |why: &dyn std::fmt::Display| {
             Failure::Say(format!("cannot resolve host {:?}: {why}", self.host))
         };
-        let mut addresses = (self.host.as_str(), self.port)
+        let addresses: Vec<SocketAddr> = (self.host.as_str(), self.port)
             .to_socket_addrs()
-            .map_err(|e| cannot(&e))?;
-        addresses
-            .next()
-            .ok_or_else(|| cannot(&io::Error::from(ErrorKind::NotFound)))
+            .map_err(|e| cannot(&e))?
+            .collect();
+        if addresses.is_empty() {
+            return Err(cannot(&io::Error::from(ErrorKind::NotFound)));
+        }
+        Ok(addresses)
+    }
+
+    /// Whom a client's error line names: the one address HOST stands for,
+    /// `127.0.0.1:1060`; or, for a name that stands for several, the name
+    /// and the addresses in the order they were tried,
+    /// `localhost:1060 ([::1]:1060, 127.0.0.1:1060)`. The error is the
+    /// last attempt's, as `TcpStream::connect` reports it.
+    fn describe(&self, addresses: &[SocketAddr]) -> String {
+        match addresses {
+            [one] => one.to_string(),
+            several => {
+                let tried: Vec<String> = several.iter().map(SocketAddr::to_string).collect();
+                format!("{}:{} ({})", self.host, self.port, tried.join(", "))
+            }
+        }
     }
 }
 

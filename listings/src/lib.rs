@@ -32,18 +32,25 @@ pub use slots::{Admission, Finished, Slots, Stop};
 use std::io;
 use std::net::SocketAddr;
 
-/// One side of a step's conversation: the step's `server` or `client`.
-///
-/// It is handed the address to listen on or connect to, and prints what it
-/// does on standard output. A server returns only on error.
-pub type Role = fn(SocketAddr) -> io::Result<()>;
+/// A step's `server`, for [`run`]: it is handed the address to listen on,
+/// prints what it does on standard output, and returns only on error.
+pub type ServerRole = fn(SocketAddr) -> io::Result<()>;
 
-/// A role that takes options of its own, for [`run_with`]: `options` holds
-/// what the command line said, defaults included.
-///
-/// A server returns `Ok` only when it has been told to stop (step 6 on
-/// Ctrl-C), and the program then exits with 0.
-pub type RoleWith<O> = fn(SocketAddr, &O) -> io::Result<()>;
+/// A step's `client`, for [`run`]: it is handed every address HOST resolved
+/// to, in the order the resolver gave them, and tries each in turn, as
+/// `TcpStream::connect` does for a host name and Python's
+/// `socket.create_connection` does. It prints what it does on standard
+/// output.
+pub type ClientRole = fn(&[SocketAddr]) -> io::Result<()>;
+
+/// A server that takes options of its own, for [`run_with`]: `options`
+/// holds what the command line said, defaults included. It returns `Ok`
+/// only when it has been told to stop (step 6 on Ctrl-C), and the program
+/// then exits with 0.
+pub type ServerRoleWith<O> = fn(SocketAddr, &O) -> io::Result<()>;
+
+/// A client that takes options of its own, for [`run_with`].
+pub type ClientRoleWith<O> = fn(&[SocketAddr], &O) -> io::Result<()>;
 
 /// Why a run failed.
 enum Failure {

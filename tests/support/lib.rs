@@ -40,7 +40,7 @@ pub fn naive_steps() -> impl Iterator<Item = &'static str> {
 }
 
 /// The programs that go with the book but are not steps of the port.
-pub const TOOLS: [&str; 2] = ["chopper", "bench"];
+pub const TOOLS: [&str; 4] = ["chopper", "bench", "timewait", "nagle"];
 
 /// Every binary in `listings/src/bin`: the steps, then the tools.
 pub fn programs() -> impl Iterator<Item = &'static str> {
@@ -422,6 +422,57 @@ pub fn python() -> &'static str {
 /// The path of the Python peer.
 pub fn python_peer() -> PathBuf {
     repo().join("tests").join("peer.py")
+}
+
+/// A connection on loopback: (the client's end, the server's end), the
+/// listener that accepted it already gone.
+pub fn connected_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let address = listener.local_addr().expect("a bound address");
+    let client = std::net::TcpStream::connect(address).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    (client, server)
+}
+
+/// Closes `stream` with a reset instead of a FIN: `SO_LINGER` with a zero
+/// timeout makes close() send RST and throw away anything unsent.
+pub fn reset(stream: std::net::TcpStream) {
+    socket2::SockRef::from(&stream)
+        .set_linger(Some(Duration::ZERO))
+        .expect("set SO_LINGER");
+}
+
+/// How many bytes have arrived at the socket with local address `local`,
+/// connected to `remote`, without being read yet by the program that holds
+/// it: the kernel's `rx_queue` column in /proc/net/tcp (Linux). `None` while
+/// no such connection is listed: not yet, or no longer, as after a reset,
+/// which takes a connection out of the kernel's table at once.
+pub fn unread_bytes(local: SocketAddr, remote: SocketAddr) -> Option<u32> {
+    let row = tcp_table_row(local, remote)?;
+    let rx_queue = row[4].split(':').nth(1).expect("tx_queue:rx_queue");
+    Some(u32::from_str_radix(rx_queue, 16).expect("hexadecimal"))
+}
+
+/// The kernel's line about the socket with local address `local`, connected
+/// to `remote`, in /proc/net/tcp (Linux), split into its columns: `sl`,
+/// `local_address`, `rem_address`, `st` (the state), `tx_queue:rx_queue`,
+/// `tr:tm->when` (the timer running), `retrnsmt`, `uid`, `timeout`, `inode`
+/// and more. `None` while no such connection is listed.
+pub fn tcp_table_row(local: SocketAddr, remote: SocketAddr) -> Option<Vec<String>> {
+    let hex = |addr: SocketAddr| match addr {
+        SocketAddr::V4(v4) => format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(v4.ip().octets()),
+            v4.port()
+        ),
+        SocketAddr::V6(_) => unreachable!("the tests use 127.0.0.1"),
+    };
+    let (local, remote) = (hex(local), hex(remote));
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        (fields[1] == local && fields[2] == remote).then_some(fields)
+    })
 }
 
 pub mod include;

@@ -19,6 +19,12 @@
 //! block there shows an error and runs against the running server's port; a
 //! client block with no server running gets a port nobody listens on.
 //!
+//! Restarts: a server started again on the port the book gave an earlier one
+//! gets that server's port in this run too, and a `listen` block (a program
+//! whose first argument is `listen`, as `timewait listen`) first stops the
+//! programs still running, as the reader does with Ctrl-C, then binds the
+//! port they had. So a chapter can show a port that outlives its server.
+//!
 //! `BLESS=1 cargo test --test transcripts` writes the real output into the
 //! book instead of comparing (with the ports written back as the book's);
 //! `CHAPTER=step4` limits a run to the chapters whose file name contains it.
@@ -161,18 +167,47 @@ fn a_transcript_that_differs_from_a_fresh_run_is_reported() {
     assert!(found[0].starts_with("made-up.md:2: "), "{}", found[0]);
 }
 
+/// A step 4 server's block, left running while one client is served.
+const STEP4_SERVER_ONE_CLIENT: &str = "```console,background\n\
+    $ cargo run -q -p listings --bin step4 -- server\n\
+    Listening at 127.0.0.1:1060\nWaiting to accept a new connection\n\
+    We have accepted a connection from 127.0.0.1:40000\n\
+    \x20 Socket name: 127.0.0.1:1060\n\x20 Socket peer: 127.0.0.1:40000\n\
+    \x20 Incoming sixteen-octet message: b'Hi there, server'\n\
+    \x20 Reply sent, socket closed\nWaiting to accept a new connection\n^C\n```\n\n";
+
 #[test]
 fn a_background_block_runs_beside_the_blocks_after_it() {
-    let book = "```console,background\n$ cargo run -q -p listings --bin step4 -- server\n\
-                Listening at 127.0.0.1:1060\nWaiting to accept a new connection\n\
-                We have accepted a connection from 127.0.0.1:40000\n\
-                \x20 Socket name: 127.0.0.1:1060\n\x20 Socket peer: 127.0.0.1:40000\n\
-                \x20 Incoming sixteen-octet message: b'Hi there, server'\n\
-                \x20 Reply sent, socket closed\nWaiting to accept a new connection\n^C\n```\n\n\
-                ```console\n$ cargo run -q -p listings --bin step4 -- client\n\
-                Client has been assigned socket name 127.0.0.1:40000\n\
-                The server said b'Goodbye, client!'\n```\n";
-    assert_eq!(check(book), Vec::<String>::new());
+    let book = format!(
+        "{STEP4_SERVER_ONE_CLIENT}```console\n$ cargo run -q -p listings --bin step4 -- client\n\
+         Client has been assigned socket name 127.0.0.1:40000\n\
+         The server said b'Goodbye, client!'\n```\n"
+    );
+    assert_eq!(check(&book), Vec::<String>::new());
+}
+
+#[test]
+fn a_server_restarts_on_its_port_and_a_listen_block_binds_it_after_ctrl_c() {
+    let server = STEP4_SERVER_ONE_CLIENT;
+    let book = format!(
+        "{server}```console\n$ cargo run -q -p listings --bin timewait -- client\n\
+         Client has been assigned socket name 127.0.0.1:40000\n\
+         The server said b'Goodbye, client!'\n\
+         End of file: the server closed first, so its end waits in TIME_WAIT\n```\n\n\
+         ```console\n$ cargo run -q -p listings --bin timewait -- listen --no-reuseaddr\n\
+         error: cannot listen with SO_REUSEADDR off on 127.0.0.1:1060: \
+         Address already in use (os error 98)\n```\n\n{server}```console\n\
+         $ cargo run -q -p listings --bin timewait -- client\n\
+         Client has been assigned socket name 127.0.0.1:40000\n\
+         The server said b'Goodbye, client!'\n\
+         End of file: the server closed first, so its end waits in TIME_WAIT\n```\n"
+    );
+    let blocks = console_blocks(Path::new("made-up.md"), &book);
+    let outcome = run_chapter(&blocks, false);
+    assert_eq!(differences(&blocks, &outcome), Vec::<String>::new());
+    // The listen block failed because the port was the first server's, in
+    // TIME_WAIT; the second server got that same port back.
+    assert_eq!(outcome.ports[&0], outcome.ports[&3], "{:?}", outcome.ports);
 }
 
 #[test]

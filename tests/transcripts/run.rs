@@ -18,6 +18,8 @@ const QUIET: Duration = Duration::from_secs(1);
 #[derive(Default)]
 pub struct Outcome {
     pub actual: BTreeMap<usize, Vec<String>>,
+    /// The port each background block's program listened on in this run.
+    pub ports: BTreeMap<usize, u16>,
 }
 
 /// A background block's program, still running in its own terminal.
@@ -38,10 +40,17 @@ impl Background {
 /// a free port and keeps running; the blocks after it talk to it (a client
 /// or a relay to the last one started), and it is stopped with Ctrl-C when
 /// the next server starts or the chapter ends.
+///
+/// A server started again on the port (as the book shows it) of one stopped
+/// earlier in the chapter gets that same port: the book shows a restart. A
+/// `listen` block (a program whose first argument is `listen`) binds the port
+/// of the servers before it: the reader has stopped them with Ctrl-C first.
 pub fn run_chapter(blocks: &[Block], blessing: bool) -> Outcome {
     let mut outcome = Outcome::default();
     // Servers and relays left running, in the order they were started.
     let mut running: Vec<Background> = Vec::new();
+    // (this run's port, the book's port) of each program stopped so far.
+    let mut stopped: Vec<(u16, u16)> = Vec::new();
     for (index, block) in blocks.iter().enumerate() {
         let invocation = Invocation::parse(block);
         let next_hop = running.last().map(Background::port);
@@ -56,8 +65,9 @@ pub fn run_chapter(blocks: &[Block], blessing: bool) -> Outcome {
                 invocation.relaying_to(to)
             } else {
                 // A new server starts a new scene: the old ones are done.
-                finish_all(&mut running, blocks, blessing, &mut outcome);
-                invocation.on_port(0)
+                stopped.extend(finish_all(&mut running, blocks, blessing, &mut outcome));
+                let port = port_of(&stopped, invocation.book_port()).unwrap_or(0);
+                invocation.on_port(port)
             };
             let server = Server::start_command(command, Output::Merged).unwrap_or_else(|why| {
                 panic!(
@@ -66,6 +76,7 @@ pub fn run_chapter(blocks: &[Block], blessing: bool) -> Outcome {
                     block.place()
                 )
             });
+            outcome.ports.insert(index, server.address.port());
             running.push(Background {
                 block: index,
                 book_port: invocation.book_port(),
@@ -76,6 +87,19 @@ pub fn run_chapter(blocks: &[Block], blessing: bool) -> Outcome {
         let mut ports: Vec<(u16, u16)> = running.iter().map(|r| (r.port(), r.book_port)).collect();
         let mut holding = None;
         let command = match (invocation.role(), next_hop) {
+            (Some("listen"), _) => {
+                stopped.extend(finish_all(&mut running, blocks, blessing, &mut outcome));
+                let book_port = invocation.book_port();
+                let port = port_of(&stopped, book_port).unwrap_or_else(|| {
+                    panic!(
+                        "{}: a `listen` block binds the port of a server stopped before it, \
+                         and no server on {book_port} was",
+                        block.place()
+                    )
+                });
+                ports = vec![(port, book_port)];
+                invocation.on_port(port)
+            }
             (Some("server" | "client"), Some(port)) => invocation.on_port(port),
             (Some("server"), None) => panic!(
                 "{}: a server block that shows an error needs a server already running to collide with",
@@ -104,15 +128,24 @@ pub fn run_chapter(blocks: &[Block], blessing: bool) -> Outcome {
     outcome
 }
 
+/// This run's port for the last program stopped on `book_port`, if any.
+fn port_of(stopped: &[(u16, u16)], book_port: u16) -> Option<u16> {
+    stopped
+        .iter()
+        .rev()
+        .find(|&&(_, book)| book == book_port)
+        .map(|&(port, _)| port)
+}
+
 /// Presses Ctrl-C on every program left running and records its block, the
 /// last started first: a relay prints its last lines after its server has
-/// answered.
+/// answered. Returns the (this run's, the book's) ports they had.
 fn finish_all(
     running: &mut Vec<Background>,
     blocks: &[Block],
     blessing: bool,
     outcome: &mut Outcome,
-) {
+) -> Vec<(u16, u16)> {
     let ports: Vec<(u16, u16)> = running.iter().map(|r| (r.port(), r.book_port)).collect();
     for mut done in running.drain(..).rev() {
         let block = &blocks[done.block];
@@ -143,6 +176,7 @@ fn finish_all(
             .actual
             .insert(done.block, as_in_book(&output, &ports));
     }
+    ports
 }
 
 /// Writes the ports of this run back as the book's ports (1060 for a

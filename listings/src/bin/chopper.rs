@@ -10,13 +10,15 @@
 //! client ──> chopper --listen 127.0.0.1:1061 ──pieces──> server on 127.0.0.1:1060
 //! ```
 
-use std::io::{self, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
+use listings::{Admission, Slots};
 
 /// A TCP relay that forwards a client's bytes to a server in small pieces,
 /// printing one line per piece, to show how programs cope with data that
@@ -41,7 +43,15 @@ struct Settings {
     /// forwarded as they arrive)
     #[arg(long)]
     both: bool,
+    /// Most connections relayed at once; more wait, connected, in the listen
+    /// backlog
+    #[arg(long, value_name = "N", default_value = "64")]
+    max_connections: NonZeroUsize,
 }
+
+/// How long the accept loop waits after `accept` failed for want of
+/// resources, before it tries again, as step 6 does.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 fn main() -> ExitCode {
     let settings: Settings = match listings::parse_args() {
@@ -68,16 +78,50 @@ fn main() -> ExitCode {
         bytes(settings.chunk as usize),
         settings.delay_ms
     );
-    for (number, incoming) in (1..).zip(listener.incoming()) {
-        match incoming {
+    // The accept loop of step 6, without its Ctrl-C: Ctrl-C simply ends
+    // the relay. A scope, so that the relays' threads may borrow `slots`.
+    let slots = Slots::new(settings.max_connections);
+    thread::scope(|scope| {
+        let mut number = 0;
+        // No `accept` while every slot is busy: a client costs two threads
+        // and four file descriptors only once it is relayed.
+        while slots.wait_for_room() == Admission::Open {
+            let client = match listener.accept() {
+                Ok((client, _)) => client,
+                Err(error) => {
+                    eprintln!("error: accept: {error}");
+                    if !about_one_connection(&error) {
+                        // Out of file descriptors or memory: `accept` would
+                        // fail again at once until a connection ends.
+                        thread::sleep(ACCEPT_PAUSE);
+                    }
+                    continue;
+                }
+            };
+            slots.start();
+            number += 1;
+            let slots = &slots;
             // A thread per connection: one slow relay must not hold up others.
-            Ok(client) => {
-                thread::spawn(move || relay(number, client, settings));
+            let relaying = thread::Builder::new().spawn_scoped(scope, move || {
+                relay(number, client, settings);
+                slots.finish();
+            });
+            if let Err(error) = relaying {
+                eprintln!("conn {number}: error: cannot start a thread: {error}");
+                slots.finish();
             }
-            Err(error) => eprintln!("conn {number}: error: accept: {error}"),
         }
-    }
+    });
     ExitCode::SUCCESS
+}
+
+/// Whether `accept` failed because of one connection (it was reset before
+/// we took it), not for want of resources.
+fn about_one_connection(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    )
 }
 
 /// Relays one client's connection until both sides have finished.
@@ -115,7 +159,16 @@ fn relay(number: u64, client: TcpStream, settings: Settings) {
             return;
         }
     };
-    let replies = thread::spawn(move || to_client.run(server_reader, client));
+    let replies = thread::Builder::new().spawn(move || to_client.run(server_reader, client));
+    // Without a thread for the replies the connection cannot be relayed;
+    // the closure, dropped, closes the client's end.
+    let replies = match replies {
+        Ok(replies) => replies,
+        Err(error) => {
+            eprintln!("conn {number}: error: cannot start a thread: {error}");
+            return;
+        }
+    };
     let requests_ended = to_server.run(client_reader, server);
     let replies_ended = replies
         .join()

@@ -29,15 +29,17 @@ fn server(address: SocketAddr) -> io::Result<()> {
         println!("Waiting to accept a new connection");
         let (conn, peer) = listener.accept()?;
         println!("We have accepted a connection from {peer}");
-        converse(conn)?;
+        converse(conn, peer)?;
     }
 }
 // ANCHOR_END: server
 
 // ANCHOR: converse
-fn converse(mut conn: TcpStream) -> io::Result<()> {
+fn converse(mut conn: TcpStream, peer: SocketAddr) -> io::Result<()> {
     println!("  Socket name: {}", conn.local_addr()?);
-    println!("  Socket peer: {}", conn.peer_addr()?);
+    // The address `accept` returned, not `conn.peer_addr()`: a client that
+    // has already reset the connection has no peer address left to ask for.
+    println!("  Socket peer: {peer}");
     let mut message = [0; 16];
     // ANCHOR: naive_read
     conn.read(&mut message)?;
@@ -54,8 +56,11 @@ fn converse(mut conn: TcpStream) -> io::Result<()> {
 // ANCHOR_END: converse
 
 // ANCHOR: client
-fn client(address: SocketAddr) -> io::Result<()> {
-    let mut sock = TcpStream::connect(address)?;
+fn client(addresses: &[SocketAddr]) -> io::Result<()> {
+    // Each address HOST resolved to, in order, until one answers: a name
+    // such as `localhost` may stand for both ::1 and 127.0.0.1, and the
+    // server listens on only one of them.
+    let mut sock = TcpStream::connect(addresses)?;
     println!(
         "Client has been assigned socket name {}",
         sock.local_addr()?

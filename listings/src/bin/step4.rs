@@ -54,7 +54,7 @@ fn server(address: SocketAddr) -> io::Result<()> {
         let (conn, peer) = listener.accept()?;
         println!("We have accepted a connection from {peer}");
         // ANCHOR: survive
-        if let Err(error) = converse(conn) {
+        if let Err(error) = converse(conn, peer) {
             // This client broke off; the next one deserves an answer.
             eprintln!("error: connection from {peer}: {error}");
         }
@@ -64,9 +64,11 @@ fn server(address: SocketAddr) -> io::Result<()> {
 // ANCHOR_END: server
 
 // ANCHOR: converse
-fn converse(mut conn: TcpStream) -> io::Result<()> {
+fn converse(mut conn: TcpStream, peer: SocketAddr) -> io::Result<()> {
     println!("  Socket name: {}", conn.local_addr()?);
-    println!("  Socket peer: {}", conn.peer_addr()?);
+    // The address `accept` returned, not `conn.peer_addr()`: a client that
+    // has already reset the connection has no peer address left to ask for.
+    println!("  Socket peer: {peer}");
     let message = recvall(&mut conn, 16)?;
     println!(
         "  Incoming sixteen-octet message: b'{}'",
@@ -80,8 +82,11 @@ fn converse(mut conn: TcpStream) -> io::Result<()> {
 // ANCHOR_END: converse
 
 // ANCHOR: client
-fn client(address: SocketAddr) -> io::Result<()> {
-    let mut sock = TcpStream::connect(address)?;
+fn client(addresses: &[SocketAddr]) -> io::Result<()> {
+    // Each address HOST resolved to, in order, until one answers: a name
+    // such as `localhost` may stand for both ::1 and 127.0.0.1, and the
+    // server listens on only one of them.
+    let mut sock = TcpStream::connect(addresses)?;
     println!(
         "Client has been assigned socket name {}",
         sock.local_addr()?

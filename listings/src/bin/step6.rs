@@ -41,7 +41,7 @@ struct ServerOptions {
 /// The client's patience, beyond HOST and -p.
 #[derive(Args)]
 struct ClientOptions {
-    /// Seconds to wait for the connection to be set up (the TCP handshake)
+    /// Seconds to wait for each address of HOST to answer (the TCP handshake)
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
     connect_timeout: Duration,
     /// Seconds the server has, once connected, to take the message and reply
@@ -102,24 +102,48 @@ fn too_late(received: usize) -> io::Error {
 }
 
 // ANCHOR: sendall
-/// Writes all of `data`, unless `deadline` passes first.
-fn sendall(sock: &mut TcpStream, data: &[u8], deadline: Instant) -> io::Result<()> {
-    let late = || {
+/// Writes all of `data`, however many calls to `write` that takes, unless
+/// `deadline` passes first.
+fn sendall(sock: &mut TcpStream, mut data: &[u8], deadline: Instant) -> io::Result<()> {
+    let length = data.len();
+    let late = |sent: usize| {
         io::Error::new(
             ErrorKind::TimedOut,
-            "the peer did not take our 16 bytes before the deadline",
+            format!(
+                "was sending {length} bytes but the peer took only {sent} bytes before the deadline"
+            ),
         )
     };
-    let left = time_left(deadline).ok_or_else(late)?;
-    // `write` blocks only while the send buffer is full, which a peer causes
-    // by not reading. A 16-byte reply fits in one `write`, so one timeout,
-    // set once, bounds the whole `write_all`.
-    sock.set_write_timeout(Some(left))?;
-    sock.write_all(data)
-        .map_err(|error| if is_timeout(&error) { late() } else { error })
+    while !data.is_empty() {
+        // `write` blocks only while the send buffer is full, which a peer
+        // causes by not reading. A write timeout bounds one `write`, and a
+        // `write` that sends a little before it times out leaves the next
+        // one a whole timeout again; so, as in `recvall`, every `write`
+        // gets only what is left until one deadline for all of `data`.
+        let Some(left) = time_left(deadline) else {
+            return Err(late(length - data.len()));
+        };
+        sock.set_write_timeout(Some(left))?;
+        match sock.write(data) {
+            // Nothing was sent and nothing ever will be: looping would spin.
+            Ok(0) => {
+                return Err(io::Error::new(
+                    ErrorKind::WriteZero,
+                    "the socket accepted no more bytes",
+                ));
+            }
+            Ok(sent) => data = &data[sent..],
+            // A signal arrived before anything was sent: simply try again.
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) if is_timeout(&error) => return Err(late(length - data.len())),
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 // ANCHOR_END: sendall
 
+// ANCHOR: time_left
 /// What is left until `deadline`, or `None` once it has passed (a zero
 /// timeout is not a timeout to the socket API: std refuses it).
 fn time_left(deadline: Instant) -> Option<Duration> {
@@ -127,12 +151,15 @@ fn time_left(deadline: Instant) -> Option<Duration> {
         .checked_duration_since(Instant::now())
         .filter(|left| !left.is_zero())
 }
+// ANCHOR_END: time_left
 
+// ANCHOR: is_timeout
 /// A read or write that ran out of time: Unix reports `EAGAIN`, which std
 /// calls `WouldBlock`; Windows reports a timeout as such.
 fn is_timeout(error: &io::Error) -> bool {
     matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
+// ANCHOR_END: is_timeout
 
 // ANCHOR: listen
 /// A listening socket made one system call at a time, as in step 5.
@@ -173,11 +200,17 @@ fn server(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
         while slots.wait_for_room() == Admission::Open {
             let (conn, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
-                Err(error) if about_one_connection(&error) => {
+                Err(error) => {
                     eprintln!("error: accept: {error}");
+                    if !about_one_connection(&error) {
+                        // Out of file descriptors or memory: only a
+                        // connection that ends frees some, and `accept`
+                        // would fail again at once. Pausing keeps the loop
+                        // from spinning meanwhile.
+                        thread::sleep(ACCEPT_PAUSE);
+                    }
                     continue;
                 }
-                Err(error) => return Err(error),
             };
             if slots.start() == Admission::Stopping {
                 // Ctrl-C: this is our own wake-up call (or a client that
@@ -212,13 +245,24 @@ fn server(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
             "Interrupted: accepting no more connections, finishing {} in progress",
             slots.in_progress()
         );
-        Ok(())
-    })
+    });
+    Ok(())
 }
 // ANCHOR_END: server
 
+/// How long the accept loop waits after `accept` failed for want of
+/// resources, before it tries again: long enough not to spin, short enough
+/// that clients in the backlog hardly notice.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
 /// Whether `accept` failed because of one connection (it was reset before
-/// we took it), not because of the listening socket: the loop goes on.
+/// we took it): the loop tries again at once.
+///
+/// No failure of `accept` ends the server. It would fail for good only on a
+/// socket that is not listening, and this one listens until we drop it;
+/// everything else it can report is about the moment (see `man 2 accept`):
+/// out of file descriptors (`EMFILE`, `ENFILE`) or memory (`ENOBUFS`,
+/// `ENOMEM`), or an error of the new connection (`ECONNABORTED`, `EPROTO`).
 fn about_one_connection(error: &io::Error) -> bool {
     matches!(
         error.kind(),
@@ -291,10 +335,11 @@ fn reachable(ip: IpAddr) -> IpAddr {
 }
 
 // ANCHOR: client
-fn client(address: SocketAddr, options: &ClientOptions) -> io::Result<()> {
-    // Without a limit, a server whose host drops our SYNs keeps `connect`
-    // waiting while the kernel retries: over two minutes on Linux.
-    let mut sock = TcpStream::connect_timeout(&address, options.connect_timeout)?;
+fn client(addresses: &[SocketAddr], options: &ClientOptions) -> io::Result<()> {
+    // Each address HOST resolved to, in order, until one answers: a name
+    // such as `localhost` may stand for both ::1 and 127.0.0.1, and the
+    // server listens on only one of them.
+    let mut sock = connect(addresses, options.connect_timeout)?;
     println!(
         "Client has been assigned socket name {}",
         sock.local_addr()?
@@ -306,3 +351,24 @@ fn client(address: SocketAddr, options: &ClientOptions) -> io::Result<()> {
     Ok(())
 }
 // ANCHOR_END: client
+
+// ANCHOR: connect
+/// Connects to the first of `addresses` that answers within `timeout`,
+/// trying them in order; if none does, fails with the last one's error.
+/// That is what `TcpStream::connect` does with a list, and Python's
+/// `socket.create_connection`, but with a limit on each attempt.
+fn connect(addresses: &[SocketAddr], timeout: Duration) -> io::Result<TcpStream> {
+    let mut last_error = None;
+    for address in addresses {
+        // Without a limit, a server whose host drops our SYNs keeps
+        // `connect` waiting while the kernel retries: over two minutes on
+        // Linux.
+        match TcpStream::connect_timeout(address, timeout) {
+            Ok(sock) => return Ok(sock),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error
+        .unwrap_or_else(|| io::Error::new(ErrorKind::InvalidInput, "no address to connect to")))
+}
+// ANCHOR_END: connect
