@@ -385,10 +385,11 @@ fn resolved_in_order() -> Vec<IpAddr> {
             assert_eq!(
                 resolved.code(),
                 Some(0),
-                "these tests give a host name addresses of their own in a mount namespace, \
-                 and could not make one. `unshare --map-root-user --mount` needs unprivileged \
-                 user namespaces (on Ubuntu 23.10 and later: \
-                 sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0). {resolved:#?}"
+                "these tests give {TWO_ADDRESSES} addresses of their own, in a mount \
+                 namespace, and ask python3 what it resolves to there; that failed. \
+                 `unshare --map-root-user --mount` needs unprivileged user namespaces (on \
+                 Ubuntu 23.10 and later: sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0). \
+                 {resolved:#?}"
             );
             let addresses: Vec<IpAddr> = resolved
                 .stdout

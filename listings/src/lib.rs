@@ -10,7 +10,7 @@
 //!   the same for roles that take options of their own, and [`seconds`]
 //!   reads such an option;
 //! - [`Slots`]: a count of the connections in progress, for a server that
-//!   serves several clients at once (step 6);
+//!   serves several clients at once (step 6, and the chopper relay);
 //! - [`protocol`]: the protocol's messages and the lines the programs
 //!   print, for the demo, the tools and the tests;
 //! - [`doubles`]: a reader and a writer that move data a little at a time on

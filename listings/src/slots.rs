@@ -1,8 +1,9 @@
 //! A count of the connections a server has in progress, for a server that
 //! serves several at once.
 //!
-//! It is not about TCP. It is here so that step 6 can say "wait for a free
-//! slot" in one line, and be read for what it does with sockets.
+//! It is not about TCP. It is here so that step 6 and the chopper relay can
+//! say "wait for a free slot" in one line, and be read for what they do
+//! with sockets.
 
 use std::num::NonZeroUsize;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
