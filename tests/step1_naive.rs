@@ -1,4 +1,4 @@
-//! The claims of the chapter "Step 1: the naive port" (src/step1-naive.md)
+//! The claims of the chapter "Step 1: the naive version" (src/step1-naive.md)
 //! about a short read, shown against the real step 1 server: one `read`,
 //! its count thrown away, prints zeros for the bytes that did not come.
 //!

@@ -1,4 +1,4 @@
-//! Step 1: the naive port of `tcp.py`.
+//! Step 1: the naive Rust version of `tcp.py`.
 //!
 //! One `write` to send, one `read` to receive, and the counts they return
 //! thrown away. On loopback, with 16 bytes, this nearly always works, which

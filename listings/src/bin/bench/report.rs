@@ -1,5 +1,5 @@
 //! What the bench prints: the markdown tables the book includes, and the
-//! summary line of the ratios the book set goals for.
+//! summary line of the three ratios the book discusses.
 
 use std::fs;
 use std::process::Command;
