@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every check the book has, from a fresh clone on a fresh machine: installs
-# what is missing (python3 and chromium through apt-get, a pinned mdbook
-# through cargo), then runs the lints, the tests, the build, a link check and
-# a browser test of the built book, and mdbook's own test of the book.
+# what is missing (python3, iproute2, node, npm and chromium through apt-get,
+# a pinned mdbook through cargo), then runs the lints, the tests, the build,
+# a link check and a browser test of the built book, and mdbook's own test
+# of the book.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,6 +14,11 @@ step() { printf '\n==> %s\n' "$*"; }
 if ! command -v python3 >/dev/null; then
     step "installing python3 (the tests' independent peer is written in Python)"
     apt-get update -qq && apt-get install -y -qq python3
+fi
+
+if [ ! -x /usr/bin/ss ]; then
+    step "installing iproute2 (tests read socket queues with /usr/bin/ss)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2
 fi
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

@@ -3,12 +3,15 @@
 //! its count thrown away, prints zeros for the bytes that did not come.
 //!
 //! What step 4's server does with the same ten bytes, which the chapter
-//! mentions too, is in `tests/step4_recvall.rs`.
+//! mentions too, is in `tests/step4_recvall.rs`. Also here: what the kernel
+//! can still say about a connection reset before the server accepted it.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::Instant;
 
-use book_tests::{Server, bin};
+use book_tests::{PATIENCE, Server, bin, reset, tcp_table_row};
 use listings::protocol::{INCOMING, REPLY, REPLY_SENT, REQUEST};
 
 #[test]
@@ -49,5 +52,43 @@ fn step1_server_takes_a_client_that_sends_nothing_for_sixteen_zero_bytes() {
         served.last(),
         Some(&format!("{INCOMING}b'{}'", r"\x00".repeat(16))),
         "{served:#?}"
+    );
+}
+
+/// /proc/net/tcp's number for the state ESTABLISHED.
+const ESTABLISHED: &str = "01";
+
+#[test]
+fn a_connection_reset_in_the_backlog_has_no_peer_addr_but_accept_names_the_client() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap();
+    let client = TcpStream::connect(server).unwrap();
+    let name = client.local_addr().unwrap();
+    // The server's end of the connection is established, waiting in the
+    // backlog for an `accept`...
+    let deadline = Instant::now() + PATIENCE;
+    while tcp_table_row(server, name).is_none_or(|row| row[3] != ESTABLISHED) {
+        assert!(Instant::now() < deadline, "the handshake never completed");
+        thread::yield_now();
+    }
+    // ...when the client resets it: SO_LINGER 0, and close sends RST.
+    reset(client);
+    // The reset has arrived once it has taken the server's end out of the
+    // kernel's table of connections.
+    while tcp_table_row(server, name).is_some() {
+        assert!(Instant::now() < deadline, "the reset never arrived");
+        thread::yield_now();
+    }
+
+    // `accept` still returns the connection, and the address it came from...
+    let (conn, from) = listener.accept().unwrap();
+    assert_eq!(from, name);
+    assert_eq!(conn.local_addr().unwrap(), server);
+    // ...but the socket has no peer left to report.
+    let error = conn.peer_addr().expect_err("no peer after a reset");
+    assert_eq!(error.kind(), ErrorKind::NotConnected);
+    assert_eq!(
+        error.to_string(),
+        "Transport endpoint is not connected (os error 107)"
     );
 }

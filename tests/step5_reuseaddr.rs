@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use book_tests::{PATIENCE, Server, bin, run};
+use book_tests::{PATIENCE, Server, bin, run, ss};
 use listings::protocol::{ASSIGNED, REPLY, REPLY_SENT, REQUEST, accepted, server_said};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
@@ -349,17 +349,11 @@ fn bad_timewait_arguments_are_usage_errors() {
 /// What `ss -ltn` says of the listening socket on 127.0.0.1:`port`: its
 /// Recv-Q and Send-Q columns.
 fn ss_listen_queue(port: u16) -> (u32, u32) {
-    let output = std::process::Command::new("/usr/bin/ss")
-        .args(["-ltn", &format!("sport = :{port}")])
-        .output()
-        .expect("/usr/bin/ss runs (Debian's iproute2 package)");
-    let text = String::from_utf8(output.stdout).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("State  Recv-Q Send-Q"), "{text}");
-    assert_eq!(lines.len(), 2, "one listener on {port}: {text}");
-    let fields: Vec<&str> = lines[1].split_whitespace().collect();
-    assert_eq!(fields[0], "LISTEN", "{text}");
-    assert_eq!(fields[3], format!("127.0.0.1:{port}"), "{text}");
+    let rows = ss(&["-ltn", &format!("sport = :{port}")]);
+    assert_eq!(rows.len(), 1, "one listener on {port}: {rows:?}");
+    let fields = &rows[0];
+    assert_eq!(fields[0], "LISTEN", "{rows:?}");
+    assert_eq!(fields[3], format!("127.0.0.1:{port}"), "{rows:?}");
     (fields[1].parse().unwrap(), fields[2].parse().unwrap())
 }
 

@@ -324,7 +324,10 @@ fn after_a_reset_the_bytes_already_received_come_first_then_connection_reset() {
     // ...then the reset, once...
     let error = client.read(&mut buffer).expect_err("the reset");
     assert_eq!(error.kind(), ErrorKind::ConnectionReset);
-    // ...and after it, a write finds the connection broken.
+    // ...and after it, a write finds the connection broken, and a read
+    // finds nothing more, as at the end of file: the reset is not reported
+    // twice.
     let error = client.write(b"anyone?").expect_err("no connection");
     assert_eq!(error.kind(), ErrorKind::BrokenPipe);
+    assert_eq!(client.read(&mut buffer).unwrap(), 0);
 }

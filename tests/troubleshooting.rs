@@ -1,7 +1,8 @@
 //! The claims of the appendix "Troubleshooting" (src/troubleshooting.md)
-//! about a client left waiting, and about exchanges slowed down by Nagle's
-//! algorithm, each shown on loopback. The other tests it names are in the
-//! files of the chapters that make those claims first.
+//! about a client left waiting (and what `ss` shows of it), and about
+//! exchanges slowed down by Nagle's algorithm, each shown on loopback. The
+//! other tests it names are in the files of the chapters that make those
+//! claims first.
 //!
 //! The tests of a waiting client show that something does *not* happen (a
 //! reply, a client's exit), so each waits a fixed time for an event that
@@ -11,13 +12,13 @@
 //! tool does the measuring.
 
 use std::io::{BufWriter, ErrorKind, IoSlice, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use book_tests::{PATIENCE, Server, bin, connected_pair, run};
+use book_tests::{PATIENCE, Server, bin, connected_pair, run, ss};
 use listings::protocol::{
     REPLY, REQUEST, WAITING, accepted, closed_early, connection_error, server_said,
 };
@@ -49,20 +50,25 @@ fn a_client_waits_as_long_as_its_peer_sends_nothing() {
     assert_eq!(error.kind(), ErrorKind::WouldBlock);
 }
 
-#[test]
-fn a_step4_client_waits_while_the_server_serves_a_silent_client() {
+/// A step 4 server, and a first client that has connected and says nothing:
+/// the server, which serves one connection at a time, sits in `recvall`
+/// waiting for its 16 bytes.
+fn a_step4_server_busy_with_a_silent_client() -> (Server, TcpStream) {
     let mut server = Server::start(bin("step4"), ["server", "-p", "0"]);
     assert_eq!(server.next_stdout_line(), WAITING);
-
-    // A first client connects and says nothing: the server, which serves one
-    // connection at a time, sits in recvall waiting for its 16 bytes.
     let silent = TcpStream::connect(server.address).unwrap();
-    let silent_name = silent.local_addr().unwrap();
     assert_eq!(
         server.next_stdout_line(),
-        accepted(silent_name),
+        accepted(silent.local_addr().unwrap()),
         "the server took the silent client"
     );
+    (server, silent)
+}
+
+#[test]
+fn a_step4_client_waits_while_the_server_serves_a_silent_client() {
+    let (mut server, silent) = a_step4_server_busy_with_a_silent_client();
+    let silent_name = silent.local_addr().unwrap();
 
     // A second client's connect succeeds (the kernel completes the handshake)
     // but nobody reads its message, so it waits for a reply.
@@ -102,6 +108,45 @@ fn a_step4_client_waits_while_the_server_serves_a_silent_client() {
         server.next_stderr_line(),
         connection_error(silent_name, &closed_early(16, 0))
     );
+}
+
+/// What `ss -tn` says of the connection from `local` to `peer`: its Recv-Q
+/// and Send-Q columns, or `None` while it is not listed.
+fn ss_queues(local: SocketAddr, peer: SocketAddr) -> Option<(u32, u32)> {
+    let filter = format!("sport = :{} and dport = :{}", local.port(), peer.port());
+    let rows = ss(&["-tn", &filter]);
+    let row = rows
+        .iter()
+        .find(|row| row[3] == local.to_string() && row[4] == peer.to_string())?;
+    assert_eq!(row[0], "ESTAB", "{rows:?}");
+    Some((row[1].parse().unwrap(), row[2].parse().unwrap()))
+}
+
+#[test]
+fn ss_shows_a_waiting_clients_16_bytes_in_recv_q_and_nothing_for_a_silent_one() {
+    // The server is busy with a silent client...
+    let (server, silent) = a_step4_server_busy_with_a_silent_client();
+    let silent_name = silent.local_addr().unwrap();
+    // ...so the next client's connection waits in the backlog, and its
+    // request in the kernel's buffer, unread.
+    let mut waiting = TcpStream::connect(server.address).unwrap();
+    let waiting_name = waiting.local_addr().unwrap();
+    waiting.write_all(REQUEST).unwrap();
+
+    let deadline = Instant::now() + PATIENCE;
+    while ss_queues(server.address, waiting_name) != Some((16, 0)) {
+        assert!(
+            Instant::now() < deadline,
+            "the request never showed: {:?}",
+            ss_queues(server.address, waiting_name)
+        );
+        thread::yield_now();
+    }
+    // A silent peer: nothing waits to be read or to be acknowledged, at
+    // either end.
+    assert_eq!(ss_queues(server.address, silent_name), Some((0, 0)));
+    assert_eq!(ss_queues(silent_name, server.address), Some((0, 0)));
+    drop((silent, waiting));
 }
 
 // ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ use std::thread;
 use std::time::Instant;
 
 use book_tests::{
-    Finished, PATIENCE, Server, bin, closed_port, connected_pair, looping_steps, run,
+    Finished, PATIENCE, Server, bin, closed_port, connected_pair, looping_steps, reset, run,
     tcp_table_row, unread_bytes,
 };
 use listings::doubles::{ChoppyReader, ChoppyWriter, Turn};
@@ -139,17 +139,23 @@ fn the_chopper_serves_connections_one_after_another_and_at_once() {
     }
 }
 
-#[test]
-fn the_chopper_relays_no_more_than_max_connections_at_once() {
+/// A step 6 server, a chopper in front of it that relays one connection at
+/// a time, and a first client that takes that one slot and says nothing.
+fn a_chopper_with_its_one_slot_taken() -> (Server, Server, TcpStream) {
     let server = Server::start(bin("step6"), ["server", "-p", "0", "--timeout", "30"]);
     let mut relay = chopper(server.address.port(), &["--max-connections", "1"]);
-    // A first client takes the one slot, and says nothing.
     let first = TcpStream::connect(relay.address).unwrap();
     let first_name = first.local_addr().unwrap();
     assert_eq!(
         relay.next_stdout_line(),
         format!("conn 1: relaying {first_name} to {}", server.address)
     );
+    (server, relay, first)
+}
+
+#[test]
+fn the_chopper_relays_no_more_than_max_connections_at_once() {
+    let (server, mut relay, first) = a_chopper_with_its_one_slot_taken();
     // A second sends its request. Its handshake was done by the kernel
     // (the backlog), but the relay does not take it while the first is
     // relayed, so no reply comes: the server, which serves many at once,
@@ -183,6 +189,38 @@ fn the_chopper_relays_no_more_than_max_connections_at_once() {
 }
 
 #[test]
+fn the_chopper_names_the_client_accept_gave_even_after_a_reset() {
+    let (server, mut relay, first) = a_chopper_with_its_one_slot_taken();
+    // A second waits in the relay's backlog, and resets its connection
+    // there: once the reset has arrived, the relay's end is out of the
+    // kernel's table of connections.
+    let second = TcpStream::connect(relay.address).unwrap();
+    let second_name = second.local_addr().unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    while tcp_table_row(relay.address, second_name).is_none() {
+        assert!(Instant::now() < deadline, "the handshake never completed");
+        thread::yield_now();
+    }
+    reset(second);
+    while tcp_table_row(relay.address, second_name).is_some() {
+        assert!(Instant::now() < deadline, "the reset never arrived");
+        thread::yield_now();
+    }
+    // The first leaves, and the relay accepts the second: the socket has
+    // no peer address left, and the line names the one `accept` returned.
+    drop(first);
+    let relaying_second = format!("conn 2: relaying {second_name} to {}", server.address);
+    let mut lines = Vec::new();
+    while !lines
+        .iter()
+        .any(|line: &String| line.starts_with("conn 2: relaying"))
+    {
+        lines.push(relay.next_stdout_line());
+    }
+    assert_eq!(lines.last(), Some(&relaying_second), "{lines:#?}");
+}
+
+#[test]
 fn the_chopper_pauses_and_goes_on_when_it_runs_out_of_file_descriptors() {
     let server = Server::start(bin("step4"), ["server", "-p", "0"]);
     // Four descriptors: standard input, output and error, and the listening
@@ -198,9 +236,11 @@ fn the_chopper_pauses_and_goes_on_when_it_runs_out_of_file_descriptors() {
     let mut relay = Server::start_command(command, book_tests::Output::Apart).unwrap();
     relay.next_stdout_line();
     let port = relay.port();
+    // Started before the client is: the first failed accept comes after
+    // this, so the bound below holds however late this test reads the lines.
+    let started = std::time::Instant::now();
     let client = thread::spawn(move || run(bin("step4"), ["client", "-p", &port]));
     let first = relay.next_stderr_line();
-    let started = std::time::Instant::now();
     assert_eq!(first, "error: accept: Too many open files (os error 24)");
     for _ in 0..4 {
         assert_eq!(relay.next_stderr_line(), first);
@@ -378,6 +418,9 @@ fn a_reset_after_the_peers_fin_makes_the_next_write_a_broken_pipe() {
     wait_for_the_reset(local, remote);
     let error = sender.write(b"r").expect_err("the connection was reset");
     assert_eq!(error.kind(), ErrorKind::ConnectionReset);
+    // The reset is reported once: the write after it finds a broken pipe.
+    let error = sender.write(b"r").expect_err("the connection is gone");
+    assert_eq!(error.kind(), ErrorKind::BrokenPipe);
 }
 
 // ---------------------------------------------------------------------------

@@ -475,4 +475,30 @@ pub fn tcp_table_row(local: SocketAddr, remote: SocketAddr) -> Option<Vec<String
     })
 }
 
+/// What `/usr/bin/ss` (Debian's iproute2 package) prints for `args`, its
+/// options (`-ltn`, `-tn`) and a filter (`sport = :1060`): one row per
+/// socket, split into its columns, State, Recv-Q, Send-Q, the local
+/// address and the peer's. The header is checked and left out.
+pub fn ss(args: &[&str]) -> Vec<Vec<String>> {
+    let output = Command::new("/usr/bin/ss")
+        .args(args)
+        .output()
+        .expect("/usr/bin/ss runs (Debian's iproute2 package)");
+    assert!(output.status.success(), "ss {args:?}: {output:?}");
+    let text = String::from_utf8(output.stdout).expect("ss prints UTF-8");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert!(
+        header.starts_with(&["State", "Recv-Q", "Send-Q", "Local", "Address:Port", "Peer"]),
+        "ss {args:?}: {text}"
+    );
+    lines
+        .map(|line| line.split_whitespace().map(str::to_owned).collect())
+        .collect()
+}
+
 pub mod include;

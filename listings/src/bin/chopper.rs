@@ -1,7 +1,7 @@
 //! chopper: a TCP relay that cuts the bytes it forwards into small pieces.
 //!
-//! On loopback a 16-byte message nearly always arrives in one piece, so the
-//! naive step 1 looks correct. Put chopper between a client and a server and
+//! On loopback a 16-byte message arrives in one piece every time you try,
+//! though nothing guarantees it, so the naive step 1 looks correct. Put chopper between a client and a server and
 //! every message arrives the way it might over a real network: a few bytes
 //! at a time, with pauses. Programs that loop (step 4 on) still work; step 1
 //! does not.
@@ -86,8 +86,8 @@ fn main() -> ExitCode {
         // No `accept` while every slot is busy: a client costs two threads
         // and four file descriptors only once it is relayed.
         while slots.wait_for_room() == Admission::Open {
-            let client = match listener.accept() {
-                Ok((client, _)) => client,
+            let (client, from) = match listener.accept() {
+                Ok(accepted) => accepted,
                 Err(error) => {
                     eprintln!("error: accept: {error}");
                     if !about_one_connection(&error) {
@@ -103,7 +103,7 @@ fn main() -> ExitCode {
             let slots = &slots;
             // A thread per connection: one slow relay must not hold up others.
             let relaying = thread::Builder::new().spawn_scoped(scope, move || {
-                relay(number, client, settings);
+                relay(number, client, from, settings);
                 slots.finish();
             });
             if let Err(error) = relaying {
@@ -124,8 +124,9 @@ fn about_one_connection(error: &io::Error) -> bool {
     )
 }
 
-/// Relays one client's connection until both sides have finished.
-fn relay(number: u64, client: TcpStream, settings: Settings) {
+/// Relays one client's connection, from the address `accept` gave, until
+/// both sides have finished.
+fn relay(number: u64, client: TcpStream, from: SocketAddr, settings: Settings) {
     let server = match TcpStream::connect(settings.to) {
         Ok(server) => server,
         Err(error) => {
@@ -136,11 +137,7 @@ fn relay(number: u64, client: TcpStream, settings: Settings) {
             return;
         }
     };
-    println!(
-        "conn {number}: relaying {} to {}",
-        peer(&client),
-        settings.to
-    );
+    println!("conn {number}: relaying {from} to {}", settings.to);
     let to_server = Pump {
         number,
         direction: "client -> server",
@@ -186,12 +183,6 @@ fn relay(number: u64, client: TcpStream, settings: Settings) {
 
 fn bytes(count: usize) -> String {
     format!("{count} byte{}", if count == 1 { "" } else { "s" })
-}
-
-fn peer(stream: &TcpStream) -> String {
-    stream
-        .peer_addr()
-        .map_or_else(|_| "a client".to_owned(), |a| a.to_string())
 }
 
 /// One direction of a relayed connection.

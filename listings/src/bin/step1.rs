@@ -1,8 +1,8 @@
 //! Step 1: the naive Rust version of `tcp.py`.
 //!
 //! One `write` to send, one `read` to receive, and the counts they return
-//! thrown away. On loopback, with 16 bytes, this nearly always works, which
-//! is the trap: nothing promises that one call moves the whole message.
+//! thrown away. On loopback, with 16 bytes, this works every time you try it,
+//! which is the trap: nothing promises that one call moves the whole message.
 
 // Ignoring the count that `read` and `write` return is the very bug this step
 // shows. Clippy knows it as `unused_io_amount` and rejects it by default; the

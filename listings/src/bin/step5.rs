@@ -4,7 +4,7 @@
 //! `TcpListener::bind` does socket, setsockopt, bind and listen in one call
 //! and chooses for us. socket2 exposes each system call, so the choices are
 //! written down where a reader can see and change them. This is the
-//! complete port of `tcp.py`.
+//! complete Rust version of `tcp.py`.
 
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, ErrorKind, Read, Write};

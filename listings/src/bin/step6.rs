@@ -1,9 +1,9 @@
 //! Step 6: a server that survives misbehaving clients.
 //!
-//! Step 5 is a faithful port of `tcp.py`, weakness included: it serves one
-//! client at a time and waits for each as long as that client likes, so one
-//! client that connects and says nothing holds up everyone behind it. This
-//! step keeps step 5's protocol and output, and adds:
+//! Step 5 is a faithful Rust version of `tcp.py`, weakness included: it
+//! serves one client at a time and waits for each as long as that client
+//! likes, so one client that connects and says nothing holds up everyone
+//! behind it. This step keeps step 5's protocol and output, and adds:
 //!
 //! - a thread per connection, at most `--max-connections` at once; clients
 //!   beyond that wait, connected, in the listen backlog;
@@ -109,9 +109,7 @@ fn sendall(sock: &mut TcpStream, mut data: &[u8], deadline: Instant) -> io::Resu
     let late = |sent: usize| {
         io::Error::new(
             ErrorKind::TimedOut,
-            format!(
-                "was sending {length} bytes but the peer took only {sent} bytes before the deadline"
-            ),
+            format!("the socket accepted only {sent} of {length} bytes before the deadline"),
         )
     };
     while !data.is_empty() {
@@ -255,14 +253,17 @@ fn server(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
 /// that clients in the backlog hardly notice.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
-/// Whether `accept` failed because of one connection (it was reset before
-/// we took it): the loop tries again at once.
+/// Whether `accept` failed because of one connection, aborted or reset
+/// before we took it (`ECONNABORTED`, `ECONNRESET`): the loop tries again
+/// at once. After any other error it pauses for `ACCEPT_PAUSE` first.
 ///
 /// No failure of `accept` ends the server. It would fail for good only on a
 /// socket that is not listening, and this one listens until we drop it;
 /// everything else it can report is about the moment (see `man 2 accept`):
 /// out of file descriptors (`EMFILE`, `ENFILE`) or memory (`ENOBUFS`,
-/// `ENOMEM`), or an error of the new connection (`ECONNABORTED`, `EPROTO`).
+/// `ENOMEM`), which the pause is for, or another error of the new
+/// connection, such as `EPROTO`, which std gives no kind of its own: the
+/// loop pauses after those too, which does no harm.
 fn about_one_connection(error: &io::Error) -> bool {
     matches!(
         error.kind(),
