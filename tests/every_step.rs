@@ -244,7 +244,7 @@ fn step6_help_shows_its_options_and_their_defaults() {
 }
 
 /// The server's next stdout line about the connection it has just
-/// accepted. Step 6 may print "Waiting to accept a new connection" among
+/// accepted. Step 6 may print "Waiting for a new connection" among
 /// them, from the thread of the connection before, which has just ended.
 fn next_line_about_it(server: &mut Server, step: &str) -> String {
     loop {

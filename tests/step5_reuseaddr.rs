@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use book_tests::{PATIENCE, Server, bin, run, ss};
+use book_tests::{PATIENCE, Server, bin, run, ss, tcp_table_row};
 use listings::protocol::{ASSIGNED, REPLY, REPLY_SENT, REQUEST, accepted, server_said};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
@@ -246,32 +246,32 @@ fn listen_0_completes_one_handshake_before_dropping_syns() {
 /// /proc/net/tcp's number for the state TIME_WAIT.
 const TIME_WAIT: u8 = 0x06;
 
-/// The states of the TCP sockets whose local address is 127.0.0.1:`port`,
-/// as /proc/net/tcp numbers them (01 ESTABLISHED, 06 TIME_WAIT, 0A LISTEN...).
-fn states_on(port: u16) -> Vec<u8> {
-    let local = format!("0100007F:{port:04X}");
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields[1] == local).then(|| u8::from_str_radix(fields[3], 16).unwrap())
-        })
-        .collect()
+/// The state of the connection from `local` to `remote`, as /proc/net/tcp
+/// numbers it (01 ESTABLISHED, 06 TIME_WAIT, ...), or `None` once the kernel
+/// has forgotten it. The whole 4-tuple, not a port alone: a client's port
+/// may also belong to an older connection to somewhere else.
+fn state(local: SocketAddr, remote: SocketAddr) -> Option<u8> {
+    let row = tcp_table_row(local, remote)?;
+    Some(u8::from_str_radix(&row[3], 16).expect("hexadecimal state"))
 }
 
-/// Waits until the sockets on `port` are in the states `wanted` says.
-fn wait_for_states(port: u16, wanted: impl Fn(&[u8]) -> bool, what: &str) {
+/// Waits until the connection from `local` to `remote` is in a state that
+/// `wanted` accepts.
+fn wait_for_state(
+    local: SocketAddr,
+    remote: SocketAddr,
+    wanted: impl Fn(Option<u8>) -> bool,
+    what: &str,
+) {
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let states = states_on(port);
-        if wanted(&states) {
+        let state = state(local, remote);
+        if wanted(state) {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "{what}: states on {port}: {states:02X?}"
+            "{what}: {local} -> {remote} is in state {state:02X?}"
         );
         std::thread::yield_now();
     }
@@ -291,20 +291,26 @@ fn timewait_client_leaves_the_servers_end_in_time_wait() {
         lines[2],
         "End of file: the server closed first, so its end waits in TIME_WAIT"
     );
-    let client_port: u16 = lines[0]
+    let client_address: SocketAddr = lines[0]
         .strip_prefix(ASSIGNED)
-        .and_then(|address| address.parse::<SocketAddr>().ok())
-        .expect("the client's first line names its address")
-        .port();
+        .and_then(|address| address.parse().ok())
+        .expect("the client's first line names its address");
+    let server_address = server.address;
     server.wait_for_stdout(REPLY_SENT);
     drop(server); // stopped, as with Ctrl-C: nothing listens on the port now
 
     // The server's end is in TIME_WAIT; the client's end, which closed
     // second, is not: it is gone once the server has acknowledged its FIN.
-    wait_for_states(port, |states| states == [TIME_WAIT], "the server's end");
-    wait_for_states(
-        client_port,
-        |states| !states.contains(&TIME_WAIT),
+    wait_for_state(
+        server_address,
+        client_address,
+        |state| state == Some(TIME_WAIT),
+        "the server's end",
+    );
+    wait_for_state(
+        client_address,
+        server_address,
+        |state| state != Some(TIME_WAIT),
         "the client's end",
     );
 

@@ -246,9 +246,11 @@ fn the_chopper_pauses_and_goes_on_when_it_runs_out_of_file_descriptors() {
         assert_eq!(relay.next_stderr_line(), first);
     }
     // Four pauses of 100 ms between five tries: a loop that does not pause
-    // prints five such lines in well under a millisecond.
+    // prints five such lines in well under a millisecond. The bound allows
+    // for one failed accept before `started` (a stray connection from a
+    // parallel test to a port number it used to know), which was seen once.
     assert!(
-        started.elapsed() >= std::time::Duration::from_millis(400),
+        started.elapsed() >= std::time::Duration::from_millis(300),
         "five failed accepts in {:?}",
         started.elapsed()
     );

@@ -15,18 +15,18 @@ pub const REPLY: &[u8; 16] = b"Goodbye, client!";
 /// How a server's first line starts; the address it listens on follows.
 pub const LISTENING: &str = "Listening at ";
 /// The line a server prints each time it is ready for its next client.
-pub const WAITING: &str = "Waiting to accept a new connection";
+pub const WAITING: &str = "Waiting for a new connection";
 /// How the line starts that a server prints for each new connection; the
 /// client's address follows.
-pub const ACCEPTED: &str = "We have accepted a connection from ";
+pub const ACCEPTED: &str = "Connection from ";
 /// How the line starts that shows the connection's local address.
 pub const SOCKET_NAME: &str = "  Socket name: ";
 /// How the line starts that shows the connection's remote address.
 pub const SOCKET_PEER: &str = "  Socket peer: ";
 /// How the line starts that shows the message a server received.
-pub const INCOMING: &str = "  Incoming sixteen-octet message: ";
+pub const INCOMING: &str = "  message from client: ";
 /// The server's last line about a connection.
-pub const REPLY_SENT: &str = "  Reply sent, socket closed";
+pub const REPLY_SENT: &str = "  Closing socket";
 /// How a client's first line starts; its own address follows.
 pub const ASSIGNED: &str = "Client has been assigned socket name ";
 /// How a client's last line starts; the reply follows.
@@ -41,7 +41,7 @@ pub const INTERRUPTED: &str = "Interrupted: ";
 ///
 /// let address = listening_address("Listening at 127.0.0.1:1060").unwrap();
 /// assert_eq!(address.port(), 1060);
-/// assert_eq!(listening_address("Waiting to accept a new connection"), None);
+/// assert_eq!(listening_address("Waiting for a new connection"), None);
 /// ```
 pub fn listening_address(line: &str) -> Option<SocketAddr> {
     line.strip_prefix(LISTENING)?.parse().ok()

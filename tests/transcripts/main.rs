@@ -170,11 +170,11 @@ fn a_transcript_that_differs_from_a_fresh_run_is_reported() {
 /// A step 4 server's block, left running while one client is served.
 const STEP4_SERVER_ONE_CLIENT: &str = "```console,background\n\
     $ cargo run -q -p listings --bin step4 -- server\n\
-    Listening at 127.0.0.1:1060\nWaiting to accept a new connection\n\
-    We have accepted a connection from 127.0.0.1:40000\n\
+    Listening at 127.0.0.1:1060\nWaiting for a new connection\n\
+    Connection from 127.0.0.1:40000\n\
     \x20 Socket name: 127.0.0.1:1060\n\x20 Socket peer: 127.0.0.1:40000\n\
-    \x20 Incoming sixteen-octet message: b'Hi there, server'\n\
-    \x20 Reply sent, socket closed\nWaiting to accept a new connection\n^C\n```\n\n";
+    \x20 message from client: b'Hi there, server'\n\
+    \x20 Closing socket\nWaiting for a new connection\n^C\n```\n\n";
 
 #[test]
 fn a_background_block_runs_beside_the_blocks_after_it() {

@@ -26,9 +26,9 @@ fn server(address: SocketAddr) -> io::Result<()> {
     let listener = TcpListener::bind(address)?;
     println!("Listening at {}", listener.local_addr()?);
     loop {
-        println!("Waiting to accept a new connection");
+        println!("Waiting for a new connection");
         let (conn, peer) = listener.accept()?;
-        println!("We have accepted a connection from {peer}");
+        println!("Connection from {peer}");
         converse(conn, peer)?;
     }
 }
@@ -43,14 +43,14 @@ fn converse(mut conn: TcpStream, peer: SocketAddr) -> io::Result<()> {
     let mut message = [0; 16];
     conn.read(&mut message)?;
     println!(
-        "  Incoming sixteen-octet message: b'{}'",
+        "  message from client: b'{}'",
         message.escape_ascii()
     );
     // ANCHOR: reply
     conn.write_all(b"Goodbye, client!")?;
     // ANCHOR_END: reply
     drop(conn); // closes the connection, as `close()` does in Python
-    println!("  Reply sent, socket closed");
+    println!("  Closing socket");
     Ok(())
 }
 // ANCHOR_END: converse

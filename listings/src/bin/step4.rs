@@ -50,9 +50,9 @@ fn server(address: SocketAddr) -> io::Result<()> {
     let listener = TcpListener::bind(address)?;
     println!("Listening at {}", listener.local_addr()?);
     loop {
-        println!("Waiting to accept a new connection");
+        println!("Waiting for a new connection");
         let (conn, peer) = listener.accept()?;
-        println!("We have accepted a connection from {peer}");
+        println!("Connection from {peer}");
         // ANCHOR: survive
         if let Err(error) = converse(conn, peer) {
             // This client broke off; the next one deserves an answer.
@@ -71,12 +71,12 @@ fn converse(mut conn: TcpStream, peer: SocketAddr) -> io::Result<()> {
     println!("  Socket peer: {peer}");
     let message = recvall(&mut conn, 16)?;
     println!(
-        "  Incoming sixteen-octet message: b'{}'",
+        "  message from client: b'{}'",
         message.escape_ascii()
     );
     conn.write_all(b"Goodbye, client!")?;
     drop(conn); // closes the connection, as `close()` does in Python
-    println!("  Reply sent, socket closed");
+    println!("  Closing socket");
     Ok(())
 }
 // ANCHOR_END: converse

@@ -186,7 +186,7 @@ fn server(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
     println!("Listening at {listening_at}");
     let slots = Arc::new(Slots::new(options.max_connections));
     stop_on_ctrl_c(listening_at, Arc::clone(&slots))?;
-    println!("Waiting to accept a new connection");
+    println!("Waiting for a new connection");
     // A scope, so that the connections' threads may borrow `slots`, and so
     // that the function returns only once every one of them has finished.
     // (`println!` locks standard output for each line, so the threads'
@@ -215,7 +215,7 @@ fn server(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
                 // came a moment too late). Dropping it closes it.
                 break;
             }
-            println!("We have accepted a connection from {peer}");
+            println!("Connection from {peer}");
             // The clock starts now: the client has `timeout` for the whole
             // conversation, however it spreads its bytes.
             let deadline = Instant::now() + options.timeout;
@@ -275,7 +275,7 @@ fn about_one_connection(error: &io::Error) -> bool {
 /// idle and says so with step 5's line.
 fn finished(slots: &Slots) {
     if slots.finish() == Finished::Idle {
-        println!("Waiting to accept a new connection");
+        println!("Waiting for a new connection");
     }
 }
 
@@ -287,12 +287,12 @@ fn converse(mut conn: TcpStream, peer: SocketAddr, deadline: Instant) -> io::Res
     println!("  Socket peer: {peer}");
     let message = recvall(&mut conn, deadline)?;
     println!(
-        "  Incoming sixteen-octet message: b'{}'",
+        "  message from client: b'{}'",
         message.escape_ascii()
     );
     sendall(&mut conn, b"Goodbye, client!", deadline)?;
     drop(conn); // closes the connection, as `close()` does in Python
-    println!("  Reply sent, socket closed");
+    println!("  Closing socket");
     Ok(())
 }
 // ANCHOR_END: converse
