@@ -57,7 +57,7 @@ fn include_rs_expands_every_form_of_directive_as_mdbook_does() {
 /// `{{#rustdoc_include}}` that include.rs handles, broken ones included,
 /// since mdBook renders those too. `{{#playground}}` is missing on purpose:
 /// include.rs refuses it instead of imitating it.
-const FORMS: [(&str, &str); 9] = [
+const FORMS: [(&str, &str); 10] = [
     ("book.toml", "[book]\ntitle = \"Every form of include\"\n"),
     (
         "src/SUMMARY.md",
@@ -68,6 +68,11 @@ const FORMS: [(&str, &str); 9] = [
         "use std::io;\n// ANCHOR: outer\nfn outer() {\n    //ANCHOR:inner\n    inner();\n    \
          // ANCHOR_END: inner\n}\n// ANCHOR_END: outer\n/* ANCHOR: open */\nfn rest() {}\n\
          fn main() {}\n",
+    ),
+    (
+        "src/code.py",
+        "import socket\n\n# ANCHOR: recv\ndef recv(sock):\n    #ANCHOR: body\n    \
+         return sock.recv(16)\n    # ANCHOR_END: body\n# ANCHOR_END: recv\n",
     ),
     (
         "src/crlf.rs",
@@ -86,6 +91,8 @@ const FORMS: [(&str, &str); 9] = [
          {{ #include   code.rs:inner }} {{#include code.rs:inner extra}}\n\
          {{#unknown thing}} {{x}} {{#include}} {{#include code.rs}\n\
          {{#include crlf.rs}}\n{{#rustdoc_include crlf.rs:a}}\n\n\
+         ```python\n{{#include code.py:recv}}\n```\n\n\
+         ```python\n{{#include code.py:body}}\n{{#include code.py}}\n```\n\n\
          - A list item:\n\n  ```rust\n  {{#include code.rs:outer}}\n  ```\n",
     ),
     (

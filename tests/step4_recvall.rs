@@ -13,8 +13,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use book_tests::{
-    Finished, PATIENCE, STEPS, Server, bin, closed_port, looping_steps, naive_steps, python, repo,
-    run, unread_bytes,
+    Finished, PATIENCE, STEPS, Server, answer_once, bin, closed_port, looping_steps, naive_steps,
+    python, repo, run, unread_bytes,
 };
 use listings::doubles::{ChoppyReader, Turn};
 use listings::protocol::{
@@ -291,19 +291,10 @@ fn looping_servers_report_a_client_that_hangs_up_early_and_serve_the_next() {
 /// with only `Good`, the first four bytes of the reply, and closes. Returns
 /// that server's port and the client's run.
 fn client_given_a_short_reply(step: &str) -> (u16, Finished) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let serving = thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        // Read the whole request first: closing with unread data would make
-        // the kernel reset the connection instead of ending it cleanly.
-        let mut request = [0; 16];
-        conn.read_exact(&mut request).unwrap();
-        conn.write_all(&REPLY[..4]).unwrap();
-    });
-    let client = run(bin(step), ["client", "-p", &port.to_string()]);
+    let (address, serving) = answer_once(&REPLY[..4]);
+    let client = run(bin(step), ["client", "-p", &address.port().to_string()]);
     serving.join().unwrap();
-    (port, client)
+    (address.port(), client)
 }
 
 #[test]

@@ -13,7 +13,7 @@
 //! assertion does not depend on how long the sleep really took.
 
 use std::fs;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
@@ -22,7 +22,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use book_tests::{Output, PATIENCE, Server, bin, closed_port, connected_pair, reset, run};
+use book_tests::{
+    Output, PATIENCE, Server, bin, closed_port, connected_pair, good_client, reset, run, still_open,
+};
 use listings::protocol::{
     REPLY, REPLY_SENT, REQUEST, WAITING, accepted, client_error, closed_early, connection_error,
     deadline_passed, incoming, interrupted,
@@ -58,18 +60,6 @@ fn start(step: &str, extra: &[&str]) -> Server {
     let mut server = Server::start(bin(step), args);
     assert_eq!(server.wait_for_stdout(WAITING), Vec::<String>::new());
     server
-}
-
-/// A well-behaved client: sends the request and reads the whole reply.
-fn good_client(address: SocketAddr) -> io::Result<[u8; 16]> {
-    let mut conn = TcpStream::connect(address)?;
-    // Only a safety net: a server that never answers fails the test
-    // instead of hanging it.
-    conn.set_read_timeout(Some(PATIENCE))?;
-    conn.write_all(REQUEST)?;
-    let mut reply = [0; 16];
-    conn.read_exact(&mut reply)?;
-    Ok(reply)
 }
 
 fn assert_served(server: &Server, after: &str) {
@@ -253,16 +243,6 @@ fn unanswered_client(address: SocketAddr) -> (TcpStream, SocketAddr) {
     let error = conn.read_exact(&mut reply).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::WouldBlock, "{error}");
     (conn, name)
-}
-
-/// Whether the server still holds the connection open: a read finds no data
-/// yet, rather than the end of the stream or a reset.
-fn still_open(conn: &TcpStream) -> bool {
-    conn.set_nonblocking(true).unwrap();
-    let mut byte = [0; 1];
-    let open = matches!((&*conn).read(&mut byte), Err(e) if e.kind() == ErrorKind::WouldBlock);
-    conn.set_nonblocking(false).unwrap();
-    open
 }
 
 #[test]

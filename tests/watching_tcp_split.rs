@@ -15,8 +15,8 @@ use std::thread;
 use std::time::Instant;
 
 use book_tests::{
-    Finished, PATIENCE, Server, bin, closed_port, connected_pair, looping_steps, reset, run,
-    tcp_table_row, unread_bytes,
+    Finished, PATIENCE, Server, bin, chopper, closed_port, connected_pair, looping_steps, reset,
+    run, tcp_table_row, wait_for_the_reset,
 };
 use listings::doubles::{ChoppyReader, ChoppyWriter, Turn};
 use listings::protocol::{
@@ -28,21 +28,6 @@ use proptest::test_runner::{Config, RngAlgorithm, TestError, TestRng, TestRunner
 // ---------------------------------------------------------------------------
 // The steps behind the chopper, and the chopper itself
 // ---------------------------------------------------------------------------
-
-/// Starts a chopper that relays to `to_port` with the `extra` options, and
-/// waits for the line that repeats its settings.
-fn chopper(to_port: u16, extra: &[&str]) -> Server {
-    let to = format!("127.0.0.1:{to_port}");
-    let mut args = vec!["--listen", "127.0.0.1:0", "--to", &to];
-    args.extend_from_slice(extra);
-    let mut relay = Server::start(bin("chopper"), args);
-    let settings = relay.next_stdout_line();
-    assert!(
-        settings.starts_with(&format!("Relaying to {to} in pieces of at most")),
-        "{settings}"
-    );
-    relay
-}
 
 /// Runs one step client through a chopper in front of that step's server,
 /// and returns what the server says it received and the client's run.
@@ -381,16 +366,6 @@ fn behind_the_relay_the_server_sees_the_relays_port_not_the_clients() {
         .expect("the relay's connection to the server is in the kernel's table");
     assert!(holds_socket(relay.pid(), inode), "not the relay's socket");
     drop(client);
-}
-
-/// Waits until a reset has taken the connection (local, remote) out of the
-/// kernel's table of connections.
-fn wait_for_the_reset(local: SocketAddr, remote: SocketAddr) {
-    let deadline = Instant::now() + PATIENCE;
-    while unread_bytes(local, remote).is_some() {
-        assert!(Instant::now() < deadline, "the reset never arrived");
-        thread::yield_now();
-    }
 }
 
 #[test]

@@ -621,6 +621,8 @@ fn main() {}";
     fn markers_need_no_space_and_end_at_a_non_word_character() {
         assert_eq!(marker("//ANCHOR:name", START), Some("name"));
         assert_eq!(marker("<!-- ANCHOR: a-b_c -->", START), Some("a-b_c"));
+        assert_eq!(marker("# ANCHOR: recvall", START), Some("recvall"));
+        assert_eq!(marker("    # ANCHOR_END: recvall", END), Some("recvall"));
         assert_eq!(marker("// ANCHOR_END: a", START), None);
         assert_eq!(marker("// ANCHOR: ", START), None);
     }

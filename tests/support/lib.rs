@@ -7,15 +7,17 @@
 //! test suite.
 
 use std::ffi::OsStr;
-use std::net::SocketAddr;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use listings::lines_of;
-use listings::protocol::{LISTENING, listening_address};
+use listings::protocol::{LISTENING, REQUEST, listening_address};
 use wait_timeout::ChildExt;
 
 /// Longest a test waits for a line or an exit before it declares the program
@@ -195,7 +197,10 @@ impl Server {
                 ));
             }
         };
-        match listening_address(&first) {
+        // A Rust program prints `127.0.0.1:1060`, tcp.py `('127.0.0.1', 1060)`.
+        let address = listening_address(&first)
+            .or_else(|| first.strip_prefix(LISTENING).and_then(python_address));
+        match address {
             Some(address) => Ok(Server {
                 process,
                 address,
@@ -226,6 +231,23 @@ impl Server {
         let line = self.process.stdout.recv_timeout(time).ok()?;
         self.stdout.push(line.clone());
         Some(line)
+    }
+
+    /// The server's next stdout line, or `None` once it has closed its
+    /// output, as a program does when it exits. Fails if neither happens
+    /// within [`PATIENCE`].
+    pub fn next_stdout_line_or_end(&mut self) -> Option<String> {
+        match self.process.stdout.recv_timeout(PATIENCE) {
+            Ok(line) => {
+                self.stdout.push(line.clone());
+                Some(line)
+            }
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "{} neither printed a line nor ended within {PATIENCE:?}",
+                self.process.name
+            ),
+        }
     }
 
     /// Waits until the server prints exactly `line` on stdout, and returns
@@ -424,6 +446,70 @@ pub fn python_peer() -> PathBuf {
     repo().join("tests").join("peer.py")
 }
 
+/// The path of `tcp.py`, the book's own Python program, the one the steps
+/// port.
+pub fn tcp_py() -> PathBuf {
+    repo().join("listings").join("python").join("tcp.py")
+}
+
+/// `tcp.py` started as a server on a free port.
+///
+/// Without `PYTHONUNBUFFERED` in its environment, even where the test runs
+/// with it set: Python holds back what it prints into a pipe unless told
+/// otherwise, so `tcp.py` must flush each line itself for a server's lines
+/// to arrive while it runs, as a reader piping it into `tee` needs too.
+pub fn tcp_py_server() -> Server {
+    let mut command = Command::new(python());
+    command
+        .arg(tcp_py())
+        .args(["server", "-p", "0"])
+        .env_remove("PYTHONUNBUFFERED");
+    Server::start_command(command, Output::Apart).unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// An IPv4 address as Python prints it, the tuple `('127.0.0.1', 1060)`.
+/// (`tcp.py` uses IPv4 only; an IPv6 address is a tuple of four.)
+///
+/// ```
+/// use book_tests::python_address;
+///
+/// let address = python_address("('127.0.0.1', 1060)").unwrap();
+/// assert_eq!(address.to_string(), "127.0.0.1:1060");
+/// assert_eq!(python_address("127.0.0.1:1060"), None);
+/// ```
+pub fn python_address(text: &str) -> Option<SocketAddr> {
+    let (host, port) = text
+        .strip_prefix("('")?
+        .strip_suffix(')')?
+        .split_once("', ")?;
+    let ip: std::net::Ipv4Addr = host.parse().ok()?;
+    Some(SocketAddr::from((ip, port.parse().ok()?)))
+}
+
+/// A line a Rust program printed, with each IPv4 address in it written as
+/// Python prints it: what `tcp.py` prints in that line's place. An address
+/// is a word of its own, as in every line the programs print about a
+/// connection.
+///
+/// ```
+/// use book_tests::as_python;
+///
+/// assert_eq!(
+///     as_python("  Socket peer: 127.0.0.1:51234"),
+///     "  Socket peer: ('127.0.0.1', 51234)"
+/// );
+/// assert_eq!(as_python("Waiting for a new connection"), "Waiting for a new connection");
+/// ```
+pub fn as_python(line: &str) -> String {
+    line.split(' ')
+        .map(|word| match word.parse::<std::net::SocketAddrV4>() {
+            Ok(address) => format!("('{}', {})", address.ip(), address.port()),
+            Err(_) => word.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A connection on loopback: (the client's end, the server's end), the
 /// listener that accepted it already gone.
 pub fn connected_pair() -> (std::net::TcpStream, std::net::TcpStream) {
@@ -499,6 +585,75 @@ pub fn ss(args: &[&str]) -> Vec<Vec<String>> {
     lines
         .map(|line| line.split_whitespace().map(str::to_owned).collect())
         .collect()
+}
+
+/// A well-behaved client of the server at `address`: sends the request and
+/// reads the whole reply, which it returns.
+pub fn good_client(address: SocketAddr) -> std::io::Result<[u8; 16]> {
+    let mut conn = TcpStream::connect(address)?;
+    // Only a safety net: a server that never answers fails the test
+    // instead of hanging it.
+    conn.set_read_timeout(Some(PATIENCE))?;
+    conn.write_all(REQUEST)?;
+    let mut reply = [0; 16];
+    conn.read_exact(&mut reply)?;
+    Ok(reply)
+}
+
+/// Whether the other end still holds the connection open: a read finds no
+/// data yet, rather than the end of the stream or a reset.
+pub fn still_open(conn: &TcpStream) -> bool {
+    conn.set_nonblocking(true).expect("set non-blocking");
+    let mut byte = [0; 1];
+    let open = matches!((&*conn).read(&mut byte), Err(e) if e.kind() == ErrorKind::WouldBlock);
+    conn.set_nonblocking(false).expect("set blocking");
+    open
+}
+
+/// Waits until a reset has taken the connection (local, remote) out of the
+/// kernel's table of connections.
+pub fn wait_for_the_reset(local: SocketAddr, remote: SocketAddr) {
+    let deadline = Instant::now() + PATIENCE;
+    while unread_bytes(local, remote).is_some() {
+        assert!(Instant::now() < deadline, "the reset never arrived");
+        thread::yield_now();
+    }
+}
+
+/// Starts a `chopper` on a free port that relays to 127.0.0.1:`to_port`
+/// with the `extra` options, and waits for the line that repeats its
+/// settings.
+pub fn chopper(to_port: u16, extra: &[&str]) -> Server {
+    let to = format!("127.0.0.1:{to_port}");
+    let mut args = vec!["--listen", "127.0.0.1:0", "--to", &to];
+    args.extend_from_slice(extra);
+    let mut relay = Server::start(bin("chopper"), args);
+    let settings = relay.next_stdout_line();
+    assert!(
+        settings.starts_with(&format!("Relaying to {to} in pieces of at most")),
+        "{settings}"
+    );
+    relay
+}
+
+/// A server for one client, on a free port of 127.0.0.1: it reads the
+/// 16-byte request, answers with `reply` (the whole reply, or a part of it)
+/// and closes. Returns its address, and its thread, to join once the
+/// client is done.
+pub fn answer_once(reply: &'static [u8]) -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let address = listener.local_addr().expect("a bound address");
+    let serving = thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("a client");
+        conn.set_read_timeout(Some(PATIENCE))
+            .expect("a read timeout");
+        // Read the whole request first: closing with unread data would make
+        // the kernel reset the connection instead of ending it cleanly.
+        let mut request = [0; 16];
+        conn.read_exact(&mut request).expect("the request");
+        conn.write_all(reply).expect("the reply goes out");
+    });
+    (address, serving)
 }
 
 pub mod include;

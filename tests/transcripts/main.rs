@@ -5,7 +5,11 @@
 //! them. This test runs each command and fails when its output differs, so a
 //! listing that changes what it prints fails `cargo test` until the book is
 //! updated. Ports are the one thing that differs from run to run, so
-//! `127.0.0.1:<digits>` is compared as `127.0.0.1:<port>`.
+//! `127.0.0.1:<digits>` is compared as `127.0.0.1:<port>`, and likewise the
+//! port in the tuple `('127.0.0.1', <digits>)` that Python prints. A command
+//! is a step or tool (`cargo run -q -p listings --bin NAME`) or a Python
+//! program (`python3 listings/python/tcp.py`, `python3 tests/peer.py`); a
+//! Python server is given the port the same way, with `-p`.
 //!
 //! Two terminals: a block whose fence says ```` ```console,background ````
 //! is a program left running, a server or a relay, and its block ends where
@@ -39,14 +43,15 @@ use std::fs;
 use std::path::Path;
 
 use parse::{Block, chapters, console_blocks};
-use run::{Outcome, as_in_book, run_chapter};
+use run::{BEFORE_PORT, Outcome, as_in_book, run_chapter};
 
-/// The line with each port, `127.0.0.1:<digits>` or `[::1]:<digits>`,
-/// replaced by `<port>`, for comparing.
+/// The line with each port, `127.0.0.1:<digits>`, `[::1]:<digits>` or, as
+/// `tcp.py` prints it, `('127.0.0.1', <digits>)`, replaced by `<port>`, for
+/// comparing.
 fn normalise(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
-    while let Some(at) = ["127.0.0.1:", "[::1]:"]
+    while let Some(at) = BEFORE_PORT
         .iter()
         .filter_map(|host| rest.find(host).map(|i| (i, host.len())))
         .min()
@@ -142,11 +147,20 @@ fn ports_are_normalised_whole() {
         normalise("127.0.0.1 and 127.0.0.1:x"),
         "127.0.0.1 and 127.0.0.1:x"
     );
+    assert_eq!(
+        normalise("Connection from ('127.0.0.1', 51234)"),
+        "Connection from ('127.0.0.1', <port>)"
+    );
     let back = as_in_book(
         &["at 127.0.0.1:4242, not 127.0.0.1:42420".to_owned()],
         &[(4242, 1060)],
     );
     assert_eq!(back, ["at 127.0.0.1:1060, not 127.0.0.1:42420"]);
+    let back = as_in_book(
+        &["at ('127.0.0.1', 4242), not ('127.0.0.1', 42420)".to_owned()],
+        &[(4242, 1060)],
+    );
+    assert_eq!(back, ["at ('127.0.0.1', 1060), not ('127.0.0.1', 42420)"]);
 }
 
 /// Runs the blocks of a chapter made up for a test, `text`, and returns the
@@ -184,6 +198,41 @@ fn a_background_block_runs_beside_the_blocks_after_it() {
          The server said b'Goodbye, client!'\n```\n"
     );
     assert_eq!(check(&book), Vec::<String>::new());
+}
+
+#[test]
+fn python_blocks_run_in_both_roles_beside_rust_ones() {
+    // tcp.py's server with a Rust client, then a Rust server with tcp.py's
+    // client; Python's address tuples are compared port-blind too.
+    let book = "```console,background\n$ python3 listings/python/tcp.py server\n\
+        Listening at ('127.0.0.1', 1060)\nWaiting for a new connection\n\
+        Connection from ('127.0.0.1', 40000)\n\
+        \x20 Socket name: ('127.0.0.1', 1060)\n\x20 Socket peer: ('127.0.0.1', 40000)\n\
+        \x20 message from client: b'Hi there, server'\n\
+        \x20 Closing socket\nWaiting for a new connection\n^C\n```\n\n\
+        ```console\n$ cargo run -q -p listings --bin step5 -- client\n\
+        Client has been assigned socket name 127.0.0.1:40000\n\
+        The server said b'Goodbye, client!'\n```\n\n";
+    let book = format!(
+        "{book}{STEP4_SERVER_ONE_CLIENT}```console\n$ python3 listings/python/tcp.py client\n\
+         Client has been assigned socket name ('127.0.0.1', 40000)\n\
+         The server said b'Goodbye, client!'\n```\n"
+    );
+    let blocks = console_blocks(Path::new("made-up.md"), &book);
+    let outcome = run_chapter(&blocks, false);
+    assert_eq!(differences(&blocks, &outcome), Vec::<String>::new());
+    // The Python server ran on a free port, as the Rust one did, and the
+    // client's output shows the book's port where it printed that one.
+    assert_ne!(outcome.ports[&0], 1060, "{:?}", outcome.ports);
+    assert_eq!(
+        outcome.actual[&0][0], "Listening at ('127.0.0.1', 1060)",
+        "written back as the book's port"
+    );
+    // Only the port is ignored: Rust's format where Python's belongs differs.
+    let edited = book.replacen("name ('127.0.0.1', 40000)", "name 127.0.0.1:40000", 1);
+    let found = check(&edited);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].contains("tcp.py client"), "{}", found[0]);
 }
 
 #[test]

@@ -179,6 +179,10 @@ fn finish_all(
     ports
 }
 
+/// What comes before a port in an address as the programs print it: Rust's
+/// `127.0.0.1:1060` and `[::1]:1060`, Python's `('127.0.0.1', 1060)`.
+pub const BEFORE_PORT: [&str; 3] = ["127.0.0.1:", "[::1]:", "('127.0.0.1', "];
+
 /// Writes the ports of this run back as the book's ports (1060 for a
 /// server, the relay's own `--listen` port for a relay): `ports` holds
 /// (this run's port, the book's port) pairs.
@@ -188,7 +192,7 @@ pub fn as_in_book(lines: &[String], ports: &[(u16, u16)]) -> Vec<String> {
         .map(|line| {
             let mut line = line.clone();
             for &(actual, book) in ports {
-                for host in ["127.0.0.1:", "[::1]:"] {
+                for host in BEFORE_PORT {
                     let from = format!("{host}{actual}");
                     let to = format!("{host}{book}");
                     // Whole port numbers only: :4242 must not match :42420.

@@ -44,10 +44,7 @@ fn converse(mut conn: TcpStream, peer: SocketAddr) -> io::Result<()> {
     // ANCHOR: naive_read
     conn.read(&mut message)?;
     // ANCHOR_END: naive_read
-    println!(
-        "  message from client: b'{}'",
-        message.escape_ascii()
-    );
+    println!("  message from client: b'{}'", message.escape_ascii());
     conn.write(b"Goodbye, client!")?;
     drop(conn); // closes the connection, as `close()` does in Python
     println!("  Closing socket");

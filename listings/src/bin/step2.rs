@@ -63,10 +63,7 @@ fn converse(mut conn: TcpStream, peer: SocketAddr) -> io::Result<()> {
     println!("  Socket peer: {peer}");
     let mut message = [0; 16];
     conn.read(&mut message)?;
-    println!(
-        "  message from client: b'{}'",
-        message.escape_ascii()
-    );
+    println!("  message from client: b'{}'", message.escape_ascii());
     sendall(&mut conn, b"Goodbye, client!")?;
     drop(conn); // closes the connection, as `close()` does in Python
     println!("  Closing socket");

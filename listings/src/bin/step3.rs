@@ -42,10 +42,7 @@ fn converse(mut conn: TcpStream, peer: SocketAddr) -> io::Result<()> {
     println!("  Socket peer: {peer}");
     let mut message = [0; 16];
     conn.read(&mut message)?;
-    println!(
-        "  message from client: b'{}'",
-        message.escape_ascii()
-    );
+    println!("  message from client: b'{}'", message.escape_ascii());
     // ANCHOR: reply
     conn.write_all(b"Goodbye, client!")?;
     // ANCHOR_END: reply

@@ -70,10 +70,7 @@ fn converse(mut conn: TcpStream, peer: SocketAddr) -> io::Result<()> {
     // has already reset the connection has no peer address left to ask for.
     println!("  Socket peer: {peer}");
     let message = recvall(&mut conn, 16)?;
-    println!(
-        "  message from client: b'{}'",
-        message.escape_ascii()
-    );
+    println!("  message from client: b'{}'", message.escape_ascii());
     conn.write_all(b"Goodbye, client!")?;
     drop(conn); // closes the connection, as `close()` does in Python
     println!("  Closing socket");

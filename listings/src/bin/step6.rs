@@ -286,10 +286,7 @@ fn converse(mut conn: TcpStream, peer: SocketAddr, deadline: Instant) -> io::Res
     // has already reset the connection has no peer address left to ask for.
     println!("  Socket peer: {peer}");
     let message = recvall(&mut conn, deadline)?;
-    println!(
-        "  message from client: b'{}'",
-        message.escape_ascii()
-    );
+    println!("  message from client: b'{}'", message.escape_ascii());
     sendall(&mut conn, b"Goodbye, client!", deadline)?;
     drop(conn); // closes the connection, as `close()` does in Python
     println!("  Closing socket");
