@@ -119,6 +119,24 @@ fn tcp_py_catches_nothing_a_client_with_no_server_and_a_second_server_end_it() {
 }
 
 #[test]
+fn tcp_py_answers_a_command_line_it_cannot_read_with_usage_and_status_2() {
+    // A role that is not one, and a port that is not a number: argparse's
+    // refusal, not a traceback.
+    for args in [&["serve"][..], &["client", "-p", "abc"]] {
+        let refused = tcp_py_run(args);
+        assert_eq!(refused.code(), Some(2), "{args:?}: {refused:#?}");
+        assert!(
+            refused.stderr.starts_with("usage: tcp.py "),
+            "{args:?}: {refused:#?}"
+        );
+        assert!(
+            !refused.stderr.contains("Traceback"),
+            "{args:?}: {refused:#?}"
+        );
+    }
+}
+
+#[test]
 fn tcp_py_server_dies_on_a_client_that_hangs_up_early() {
     let server = tcp_py_server();
     let mut quitter = TcpStream::connect(server.address).unwrap();

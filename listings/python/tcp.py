@@ -36,12 +36,14 @@ def recvall(sock, length):
 
 
 # ANCHOR: server
+# ANCHOR: server_socket
 def server(host, port):
     # The host is not used: the server always listens on the loopback address.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(('127.0.0.1', port))
     sock.listen(1)
+    # ANCHOR_END: server_socket
     print('Listening at', sock.getsockname())
     while True:
         print('Waiting for a new connection')
@@ -58,11 +60,13 @@ def server(host, port):
 
 
 # ANCHOR: client
+# ANCHOR: client_sends
 def client(host, port):
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.connect((host, port))
     print('Client has been assigned socket name', sock.getsockname())
     sock.sendall(b'Hi there, server')
+    # ANCHOR_END: client_sends
     reply = recvall(sock, 16)
     print('The server said', repr(reply))
     sock.close()
@@ -88,6 +92,7 @@ def main():
         client(args.host, args.p)
 
 
+# ANCHOR: entry
 if __name__ == '__main__':
     try:
         main()
@@ -95,4 +100,5 @@ if __name__ == '__main__':
         # Ctrl-C stops the server; it is not an error, so no traceback.
         # 130 is the status a shell shows for a program Ctrl-C killed.
         sys.exit(130)
+# ANCHOR_END: entry
 # ANCHOR_END: main
