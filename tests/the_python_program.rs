@@ -64,7 +64,7 @@ fn as_in_course(lines: &str, server_port: u16, client_port: u16) -> String {
 }
 
 #[test]
-fn tcp_py_prints_the_lines_of_the_course_program() {
+fn tcp_py_prints_its_lines_word_for_word() {
     let mut server = tcp_py_server();
     let client = tcp_py_run(&["client", "-p", &server.port()]);
     assert_eq!(client.code(), Some(0), "{client:#?}");
@@ -134,6 +134,18 @@ fn tcp_py_answers_a_command_line_it_cannot_read_with_usage_and_status_2() {
             "{args:?}: {refused:#?}"
         );
     }
+}
+
+/// argparse checks that `-p` is a whole number, not that it is a port: the
+/// socket call is the first to object, with a traceback, where every Rust
+/// step gives a usage error.
+#[test]
+fn tcp_py_takes_a_port_out_of_range_past_argparse_and_dies_in_bind() {
+    let refused = tcp_py_run(&["server", "-p", "70000"]);
+    assert_eq!(
+        uncaught(&refused),
+        "OverflowError: bind(): port must be 0-65535."
+    );
 }
 
 #[test]

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""tcp.py: a TCP server and client that trade one 16-byte message each way.
+"""The Python program this book ports to Rust, written for the book.
 
-This is the Python program the book ports to Rust, written for the book.
-Run it as a server in one terminal and as a client in another:
+A server and a client that trade one 16-byte message each way over TCP.
+Start the server in one terminal and the client in another:
 
     python3 listings/python/tcp.py server
     python3 listings/python/tcp.py client
 
-Errors are not caught: one ends the program with a traceback. Only Ctrl-C,
-which is how the server is stopped, ends it quietly.
+Nothing is caught: any error ends the program with a traceback. Ctrl-C,
+the way to stop the server, is the one exception and ends it quietly.
 """
 
 # ANCHOR: imports
@@ -17,44 +17,47 @@ import socket
 import sys
 # ANCHOR_END: imports
 
+REQUEST = b'Hi there, server'
+REPLY = b'Goodbye, client!'
+
 
 # ANCHOR: recvall
 def recvall(sock, length):
-    """Receive exactly `length` bytes, however many recv calls it takes."""
-    data = b''
-    while len(data) < length:
-        # recv(n) returns at most n bytes: whatever has arrived so far.
-        more = sock.recv(length - len(data))
-        if not more:
-            # An empty result means the peer has closed its side: nothing
-            # more will come.
+    """Return exactly `length` bytes from `sock`, however many recv calls
+    that takes."""
+    received = b''
+    while len(received) < length:
+        # Asks for what is still missing; the kernel hands over what it
+        # has, which may be less.
+        chunk = sock.recv(length - len(received))
+        if chunk == b'':
+            # The peer has closed its side: the rest will never come.
             raise EOFError(f'was expecting {length} bytes but only received '
-                           f'{len(data)} bytes before the socket closed')
-        data += more
-    return data
+                           f'{len(received)} bytes before the socket closed')
+        received += chunk
+    return received
 # ANCHOR_END: recvall
 
 
 # ANCHOR: server
 # ANCHOR: server_socket
-def server(host, port):
-    # The host is not used: the server always listens on the loopback address.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(('127.0.0.1', port))
-    sock.listen(1)
+def server(port):
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(('127.0.0.1', port))
+    listener.listen(1)
     # ANCHOR_END: server_socket
-    print('Listening at', sock.getsockname())
+    print(f'Listening at {listener.getsockname()}')
     while True:
         print('Waiting for a new connection')
-        conn, address = sock.accept()
-        print('Connection from', address)
-        print('  Socket name:', conn.getsockname())
-        print('  Socket peer:', conn.getpeername())
-        message = recvall(conn, 16)
-        print('  message from client:', repr(message))
-        conn.sendall(b'Goodbye, client!')
-        conn.close()
+        connection, client_address = listener.accept()
+        print(f'Connection from {client_address}')
+        print(f'  Socket name: {connection.getsockname()}')
+        print(f'  Socket peer: {connection.getpeername()}')
+        request = recvall(connection, len(REQUEST))
+        print(f'  message from client: {request!r}')
+        connection.sendall(REPLY)
+        connection.close()
         print('  Closing socket')
 # ANCHOR_END: server
 
@@ -62,34 +65,39 @@ def server(host, port):
 # ANCHOR: client
 # ANCHOR: client_sends
 def client(host, port):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.connect((host, port))
-    print('Client has been assigned socket name', sock.getsockname())
-    sock.sendall(b'Hi there, server')
+    connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    connection.connect((host, port))
+    print(f'Client has been assigned socket name {connection.getsockname()}')
+    connection.sendall(REQUEST)
     # ANCHOR_END: client_sends
-    reply = recvall(sock, 16)
-    print('The server said', repr(reply))
-    sock.close()
+    answer = recvall(connection, len(REPLY))
+    print(f'The server said {answer!r}')
+    connection.close()
 # ANCHOR_END: client
 
 
 # ANCHOR: main
 def main():
-    parser = argparse.ArgumentParser(description='Send and receive over TCP')
-    parser.add_argument('role', choices=['server', 'client'],
-                        help='which role to play')
-    parser.add_argument('host', nargs='?', default='127.0.0.1',
-                        help='the server to connect to (a server ignores it)')
-    parser.add_argument('-p', metavar='PORT', type=int, default=1060,
-                        help='TCP port (default 1060)')
-    args = parser.parse_args()
-    # Print each line as soon as it is complete, even into a pipe, where
-    # Python would otherwise hold the output back until its buffer fills.
+    options = argparse.ArgumentParser(
+        description='One 16-byte exchange each way over TCP on loopback.')
+    options.add_argument('role', choices=['server', 'client'],
+                         help='server: answer clients until Ctrl-C; '
+                              'client: make one exchange and exit')
+    options.add_argument('host', nargs='?', default='127.0.0.1',
+                         help='where the client connects (default 127.0.0.1);'
+                              ' the server always listens on 127.0.0.1')
+    options.add_argument('-p', dest='port', metavar='PORT', type=int,
+                         default=1060,
+                         help='port to listen on or connect to '
+                              '(default %(default)s)')
+    chosen = options.parse_args()
+    # One line at a time, even into a pipe, where Python would otherwise
+    # keep the output until its buffer is full.
     sys.stdout.reconfigure(line_buffering=True)
-    if args.role == 'server':
-        server(args.host, args.p)
+    if chosen.role == 'server':
+        server(chosen.port)
     else:
-        client(args.host, args.p)
+        client(chosen.host, chosen.port)
 
 
 # ANCHOR: entry
@@ -97,8 +105,8 @@ if __name__ == '__main__':
     try:
         main()
     except KeyboardInterrupt:
-        # Ctrl-C stops the server; it is not an error, so no traceback.
-        # 130 is the status a shell shows for a program Ctrl-C killed.
+        # Ctrl-C is how a user stops the server, not a failure: no
+        # traceback, and the status a shell reports for it (128 + SIGINT).
         sys.exit(130)
 # ANCHOR_END: entry
 # ANCHOR_END: main
