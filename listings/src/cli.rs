@@ -91,6 +91,28 @@ pub fn run_with<S: Args, C: Args>(
     dispatch(Cli::<S, C>::command(), server, client)
 }
 
+/// [`run_with`] for a program that exchanges something other than
+/// `tcp.py`'s 16-byte messages: `about`, one sentence without its full
+/// stop, says what, in `--help` in place of the 16-byte exchange.
+pub fn run_with_about<S: Args, C: Args>(
+    about: &'static str,
+    server: ServerRoleWith<S>,
+    client: ClientRoleWith<C>,
+) -> ExitCode {
+    let command = Cli::<S, C>::command();
+    // The long help is `Cli`'s doc comment: the 16-byte exchange, then a
+    // paragraph about the demo, which holds for every program.
+    let demo = command
+        .get_long_about()
+        .map(ToString::to_string)
+        .and_then(|text| text.split_once("\n\n").map(|(_, rest)| rest.to_owned()))
+        .unwrap_or_default();
+    let command = command
+        .about(about)
+        .long_about(format!("{about}.\n\n{demo}"));
+    dispatch(command, server, client)
+}
+
 /// What [`run`] and [`run_with`] share: parse `command`, then play the role
 /// it names with its options, or the demo.
 fn dispatch<S: Args, C: Args>(

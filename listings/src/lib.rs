@@ -14,19 +14,26 @@
 //! - [`protocol`]: the protocol's messages and the lines the programs
 //!   print, for the demo, the tools and the tests;
 //! - [`doubles`]: a reader and a writer that move data a little at a time on
-//!   demand, for the tests that prove the steps' loops.
+//!   demand, for the tests that prove the steps' loops;
+//! - [`serving`]: step 6's server loop, deadline and `connect` as pieces,
+//!   for the programs after step 6 that are about something else
+//!   (`framed`, `lines`); [`messages`]: what those two send and print.
 //!
 //! The modules depend one way: `cli` uses `demo`, both use [`Failure`],
-//! `demo` uses `protocol`, and nothing points back.
+//! `demo` uses `protocol`, `serving` uses `slots`, `protocol` and `cli`'s
+//! `seconds`, and nothing points back.
 
 mod cli;
 mod demo;
 pub mod doubles;
+pub mod messages;
 pub mod protocol;
+pub mod serving;
 mod slots;
 
-pub use cli::{NoOptions, parse_args, run, run_with, seconds};
+pub use cli::{NoOptions, parse_args, run, run_with, run_with_about, seconds};
 pub use demo::lines_of;
+pub use serving::{ClientLimits, Deadline, ServerLimits, connect, serve};
 pub use slots::{Admission, Finished, Slots, Stop};
 
 use std::io;

@@ -42,7 +42,16 @@ pub fn naive_steps() -> impl Iterator<Item = &'static str> {
 }
 
 /// The programs that go with the book but are not steps of the port.
-pub const TOOLS: [&str; 4] = ["chopper", "bench", "timewait", "nagle"];
+pub const TOOLS: [&str; 8] = [
+    "chopper",
+    "bench",
+    "timewait",
+    "nagle",
+    "halfclose",
+    "framed",
+    "lines",
+    "deadlock",
+];
 
 /// Every binary in `listings/src/bin`: the steps, then the tools.
 pub fn programs() -> impl Iterator<Item = &'static str> {
