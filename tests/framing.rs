@@ -539,6 +539,49 @@ fn a_message_too_long_for_its_length_is_refused_before_it_is_built() {
 }
 
 #[test]
+fn a_repeat_past_what_a_usize_counts_is_refused_with_its_size() {
+    // 3 x 18,446,744,073,709,551,615 overflows: neither client builds the
+    // message, or panics trying, and each says how long it would have been.
+    let max = usize::MAX.to_string();
+    let run = run(
+        bin("framed"),
+        ["client", "--message", "abc", "--repeat", &max],
+    );
+    assert_eq!(
+        run.one_line_error(1),
+        format!(
+            "error: client talking to 127.0.0.1:1060: a message of more than {max} bytes is \
+             too long for a 4-byte length"
+        )
+    );
+    assert_eq!(run.stdout, "", "it did not connect");
+}
+
+#[test]
+fn a_line_too_long_to_build_is_refused_before_it_is_built() {
+    // The lines client holds its whole line in memory, so it refuses one
+    // past 1 GiB, and one whose length overflows, without building it.
+    let max = usize::MAX.to_string();
+    for (repeat, length) in [
+        ("400000000", "1200000000".to_owned()),
+        (max.as_str(), format!("more than {max}")),
+    ] {
+        let run = run(
+            bin("lines"),
+            ["client", "--message", "abc", "--repeat", repeat],
+        );
+        assert_eq!(
+            run.one_line_error(1),
+            format!(
+                "error: client talking to 127.0.0.1:1060: a message of {length} bytes is \
+                 longer than this client sends (at most 1073741824)"
+            )
+        );
+        assert_eq!(run.stdout, "", "it did not connect");
+    }
+}
+
+#[test]
 fn bad_command_lines_are_one_line_usage_errors() {
     let cases: [(&str, &[&str], &str); 5] = [
         (

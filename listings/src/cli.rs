@@ -264,6 +264,8 @@ const MAX_SECONDS: f64 = 86_400.0;
 /// assert_eq!(listings::seconds("2"), Ok(Duration::from_secs(2)));
 /// assert_eq!(listings::seconds("0.25"), Ok(Duration::from_millis(250)));
 /// assert!(listings::seconds("0").is_err());
+/// // More than zero, but less than the nanosecond a Duration counts in.
+/// assert!(listings::seconds("1e-10").is_err());
 /// assert!(listings::seconds("abc").is_err());
 /// ```
 pub fn seconds(text: &str) -> Result<Duration, String> {
@@ -276,5 +278,9 @@ pub fn seconds(text: &str) -> Result<Duration, String> {
             "expected more than 0 and at most {MAX_SECONDS} seconds"
         ));
     }
-    Ok(Duration::from_secs_f64(value))
+    let duration = Duration::from_secs_f64(value);
+    if duration.is_zero() {
+        return Err("expected at least a nanosecond, 0.000000001 seconds".to_owned());
+    }
+    Ok(duration)
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use clap::Args;
 use listings::seconds;
-use socket2::SockRef;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 /// Most bytes a client may send: it holds them all in memory, as a program
 /// that builds its whole message before sending it does.
@@ -97,17 +97,61 @@ fn buffers(sock: &TcpStream) -> io::Result<String> {
 
 /// Sets the sizes of both buffers, for `--buffers`. Linux doubles what it
 /// is asked for (room for its bookkeeping), reports the doubled size, and
-/// leaves it alone from then on.
-fn ask_for_buffers(sock: &TcpStream, size: u32) -> io::Result<()> {
-    let sock = SockRef::from(sock);
+/// leaves it alone from then on. It has to happen before the handshake,
+/// which settles how far the receive window can ever grow, so on a socket
+/// not yet listening or connected.
+fn ask_for_buffers(sock: &Socket, size: u32) -> io::Result<()> {
     sock.set_send_buffer_size(size as usize)?;
     sock.set_recv_buffer_size(size as usize)
+}
+
+/// A listener on `address`, its buffers set first if `--buffers` asks:
+/// each connection it accepts starts with the listener's sizes.
+fn listen(address: SocketAddr, buffers: Option<u32>) -> io::Result<TcpListener> {
+    let Some(size) = buffers else {
+        return TcpListener::bind(address);
+    };
+    let sock = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    // As `TcpListener::bind` does on Unix, so a restarted server can have
+    // its port back at once.
+    #[cfg(unix)]
+    sock.set_reuse_address(true)?;
+    ask_for_buffers(&sock, size)?;
+    sock.bind(&address.into())?;
+    sock.listen(128)?;
+    Ok(sock.into())
+}
+
+/// A connection to the first of `addresses` that takes one, its buffers set
+/// before `connect` if `--buffers` asks.
+fn connect(addresses: &[SocketAddr], buffers: Option<u32>) -> io::Result<TcpStream> {
+    let Some(size) = buffers else {
+        return TcpStream::connect(addresses);
+    };
+    let mut last = io::Error::new(ErrorKind::InvalidInput, "no address to connect to");
+    for &address in addresses {
+        let sock = Socket::new(
+            Domain::for_address(address),
+            Type::STREAM,
+            Some(Protocol::TCP),
+        )?;
+        ask_for_buffers(&sock, size)?;
+        match sock.connect(&address.into()) {
+            Ok(()) => return Ok(sock.into()),
+            Err(error) => last = error,
+        }
+    }
+    Err(last)
 }
 // ANCHOR_END: buffers
 
 // ANCHOR: server
 fn server(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
-    let listener = TcpListener::bind(address)?;
+    let listener = listen(address, options.buffers)?;
     println!("Listening at {}", listener.local_addr()?);
     let mut chunk = vec![0; options.chunk as usize];
     loop {
@@ -120,17 +164,14 @@ fn server(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
         };
         println!("Connection from {peer}");
         // A client that breaks off costs its connection, not the server.
-        if let Err(error) = converse(&conn, &mut chunk, options) {
+        if let Err(error) = converse(&conn, &mut chunk) {
             eprintln!("error: connection from {peer}: {error}");
         }
     }
 }
 
 /// One client: its bytes echoed upper-cased until it closes.
-fn converse(conn: &TcpStream, chunk: &mut [u8], options: &ServerOptions) -> io::Result<()> {
-    if let Some(size) = options.buffers {
-        ask_for_buffers(conn, size)?;
-    }
+fn converse(conn: &TcpStream, chunk: &mut [u8]) -> io::Result<()> {
     // Each chunk leaves as it is written. With Nagle's algorithm on, the
     // last small chunk of a reply would wait for the client's delayed ACK
     // (the 40 ms stall of "Troubleshooting"), once per `--in-flight` turn.
@@ -185,14 +226,11 @@ fn echo_upper(mut conn: &TcpStream, chunk: &mut [u8], echoed: &mut Echoed) -> io
 
 // ANCHOR: client
 fn client(addresses: &[SocketAddr], options: &ClientOptions) -> io::Result<()> {
-    let sock = TcpStream::connect(addresses)?;
+    let sock = connect(addresses, options.buffers)?;
     println!(
         "Client has been assigned socket name {}",
         sock.local_addr()?
     );
-    if let Some(size) = options.buffers {
-        ask_for_buffers(&sock, size)?;
-    }
     println!("  {}", buffers(&sock)?);
     // With `None`, no timeout: every `write` and `read` waits as long as
     // it has to.

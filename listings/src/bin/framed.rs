@@ -170,9 +170,19 @@ fn converse(conn: TcpStream, deadline: Instant, max_frame: u32) -> io::Result<()
 fn client(addresses: &[SocketAddr], options: &ClientOptions) -> io::Result<()> {
     // Checked before the message is built: one too long for its header is
     // refused without first taking gigabytes of memory.
-    let length = options.message.len().saturating_mul(options.repeat);
-    if u32::try_from(length).is_err() {
-        return Err(too_long_to_frame(length));
+    match options.message.len().checked_mul(options.repeat) {
+        Some(length) if u32::try_from(length).is_ok() => {}
+        Some(length) => return Err(too_long_to_frame(length)),
+        // Not even a usize can count it.
+        None => {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "a message of more than {} bytes is too long for a 4-byte length",
+                    usize::MAX
+                ),
+            ));
+        }
     }
     let message = options.message.repeat(options.repeat);
     let conn = listings::connect(addresses, options.limits.connect_timeout)?;

@@ -97,8 +97,9 @@ fn client(addresses: &[SocketAddr], options: &ClientOptions) -> io::Result<()> {
         ));
     }
     println!("The server said b'{}'", reply.escape_ascii());
-    // Returning drops `sock`, which closes it. Everything has been read,
-    // up to the server's FIN, so this sends a FIN too, not a reset.
+    // Returning drops `sock`, which closes it. Our FIN went with the
+    // shutdown, and everything has been read, up to the server's FIN, so
+    // the close sends nothing more: no reset.
     Ok(())
 }
 // ANCHOR_END: client
@@ -157,13 +158,18 @@ fn refuse(sock: &TcpStream, mut conn: Deadline, max_bytes: u64) -> io::Result<()
     // those bytes unread would make the kernel send a reset, and the
     // client would get "Connection reset by peer" in the middle of its
     // message instead of our EOF after it.
-    let discarded = io::copy(&mut conn, &mut io::sink())?;
-    Err(io::Error::new(
-        ErrorKind::InvalidData,
-        format!(
-            "refused a message of more than {max_bytes} bytes \
-             (read and discarded {discarded} more)"
-        ),
-    ))
+    let refused = format!("refused a message of more than {max_bytes} bytes");
+    match io::copy(&mut conn, &mut io::sink()) {
+        Ok(discarded) => Err(io::Error::new(
+            ErrorKind::InvalidData,
+            format!("{refused} (read and discarded {discarded} more)"),
+        )),
+        // A reset or the deadline while discarding: the refusal still
+        // comes first in the message.
+        Err(error) => Err(io::Error::new(
+            error.kind(),
+            format!("{refused}; then: {error}"),
+        )),
+    }
 }
 // ANCHOR_END: refuse

@@ -76,6 +76,20 @@ fn send_line(writer: &mut impl Write, message: &[u8]) -> io::Result<()> {
 }
 // ANCHOR_END: send_line
 
+/// Most bytes the client builds into its one line: it holds them all in
+/// memory before it sends them.
+const MAX_MESSAGE: usize = 1 << 30;
+
+/// The error for a `--message` repeated past `MAX_MESSAGE` bytes.
+fn too_long_to_send(length: &str) -> io::Error {
+    io::Error::new(
+        ErrorKind::InvalidInput,
+        format!(
+            "a message of {length} bytes is longer than this client sends (at most {MAX_MESSAGE})"
+        ),
+    )
+}
+
 /// Refuses a message with a newline in it: the newline would end the line
 /// there, and the receiver would take the rest for another message.
 fn one_line(message: &[u8]) -> io::Result<()> {
@@ -150,6 +164,13 @@ fn converse(conn: TcpStream, deadline: Instant, max_line: usize) -> io::Result<(
 
 // ANCHOR: client
 fn client(addresses: &[SocketAddr], options: &ClientOptions) -> io::Result<()> {
+    // Checked before the message is built: a line too long to hold in
+    // memory is refused without first trying to.
+    match options.message.len().checked_mul(options.repeat) {
+        Some(length) if length <= MAX_MESSAGE => {}
+        Some(length) => return Err(too_long_to_send(&length.to_string())),
+        None => return Err(too_long_to_send(&format!("more than {}", usize::MAX))),
+    }
     let message = options.message.repeat(options.repeat);
     // Checked before connecting: the server need not hear of it.
     one_line(message.as_bytes())?;
