@@ -21,7 +21,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use book_tests::{Finished, PATIENCE, Server, bin, closed_port, python, repo, run, tcp_table_row};
+use book_tests::{
+    Finished, PATIENCE, Server, bin, closed_port, python, repo, run, ss_socket_info, tcp_table_row,
+};
 use listings::lines_of;
 use listings::protocol::{ASSIGNED, WAITING, accepted};
 use socket2::SockRef;
@@ -263,17 +265,7 @@ fn watch_until_gone(
 /// been sent at all (`notsent`), and whether the receiver's window has held
 /// the sending back (`rwnd_limited`).
 fn send_queue_and_unsent(local: SocketAddr, remote: SocketAddr) -> (u64, u64, bool) {
-    let output = Command::new("/usr/bin/ss")
-        .args([
-            "-tniH",
-            "src",
-            &local.to_string(),
-            "dst",
-            &remote.to_string(),
-        ])
-        .output()
-        .expect("/usr/bin/ss runs (Debian's iproute2 package)");
-    let text = String::from_utf8(output.stdout).unwrap();
+    let text = ss_socket_info(local, remote);
     let mut lines = text.lines();
     let row: Vec<&str> = lines
         .next()

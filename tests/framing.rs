@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use book_tests::{
     Finished, Output, PATIENCE, Server, bin, chopper, connected_pair, python, python_peer, run,
+    ss_socket_info,
 };
 use listings::doubles::ChoppyWriter;
 use listings::messages::{DEFAULT_MESSAGE, describe, reply_to};
@@ -385,17 +386,7 @@ fn the_deadline_holds_however_many_reads_a_message_takes() {
 /// How many segments carrying data the socket (local, remote) has
 /// received: `data_segs_in` in what `ss -ti` (iproute2) says of it.
 fn data_segments_in(local: SocketAddr, remote: SocketAddr) -> u64 {
-    let output = Command::new("/usr/bin/ss")
-        .args([
-            "-tinH",
-            "src",
-            &local.to_string(),
-            "dst",
-            &remote.to_string(),
-        ])
-        .output()
-        .expect("/usr/bin/ss runs (Debian's iproute2 package)");
-    let text = String::from_utf8(output.stdout).expect("ss prints UTF-8");
+    let text = ss_socket_info(local, remote);
     text.split_whitespace()
         .find_map(|field| field.strip_prefix("data_segs_in:"))
         .and_then(|count| count.parse().ok())

@@ -74,6 +74,19 @@ fn closed_after(received: usize) -> String {
     closed_early(REQUEST.len(), received)
 }
 
+/// A client that connects, sends `sent` (perhaps nothing) and closes; the
+/// server's next line on stderr must say it closed after that many bytes.
+fn quitter(server: &mut Server, sent: &[u8]) {
+    let mut quitter = TcpStream::connect(server.address).unwrap();
+    let name = quitter.local_addr().unwrap();
+    quitter.write_all(sent).unwrap();
+    drop(quitter);
+    assert_eq!(
+        server.next_stderr_line(),
+        connection_error(name, &closed_after(sent.len()))
+    );
+}
+
 fn open_fds(server: &Server) -> usize {
     let dir = format!("/proc/{}/fd", server.pid());
     fs::read_dir(&dir)
@@ -89,24 +102,11 @@ fn battery(step: &str) {
     let baseline = open_fds(&server);
 
     // Connects and closes at once.
-    let quitter = TcpStream::connect(server.address).unwrap();
-    let name = quitter.local_addr().unwrap();
-    drop(quitter);
-    assert_eq!(
-        server.next_stderr_line(),
-        connection_error(name, &closed_after(0))
-    );
+    quitter(&mut server, &[]);
     assert_served(&server, "a client that closed at once");
 
     // Sends 5 bytes and closes.
-    let mut quitter = TcpStream::connect(server.address).unwrap();
-    let name = quitter.local_addr().unwrap();
-    quitter.write_all(&REQUEST[..5]).unwrap();
-    drop(quitter);
-    assert_eq!(
-        server.next_stderr_line(),
-        connection_error(name, &closed_after(5))
-    );
+    quitter(&mut server, &REQUEST[..5]);
     assert_served(&server, "a client that sent 5 bytes and closed");
 
     // Sends 3 bytes and resets the connection. Waiting until the server has
@@ -163,13 +163,7 @@ fn battery(step: &str) {
 
     // A last quitter: its error must be the next line on stderr, so none of
     // the clients above caused one that this battery did not expect.
-    let quitter = TcpStream::connect(server.address).unwrap();
-    let name = quitter.local_addr().unwrap();
-    drop(quitter);
-    assert_eq!(
-        server.next_stderr_line(),
-        connection_error(name, &closed_after(0))
-    );
+    quitter(&mut server, &[]);
 
     // One last client; the first "Waiting" after it is printed when nothing
     // is in progress any more, every connection closed.

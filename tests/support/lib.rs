@@ -570,6 +570,24 @@ pub fn tcp_table_row(local: SocketAddr, remote: SocketAddr) -> Option<Vec<String
     })
 }
 
+/// What `/usr/bin/ss -tinH` (Debian's iproute2 package) prints of the one
+/// TCP socket (local, remote), with no header: its row (State, Recv-Q,
+/// Send-Q, the addresses), then its internal details (`-i`), words such as
+/// `notsent:1024` or `data_segs_in:3`.
+pub fn ss_socket_info(local: SocketAddr, remote: SocketAddr) -> String {
+    let output = Command::new("/usr/bin/ss")
+        .args([
+            "-tinH",
+            "src",
+            &local.to_string(),
+            "dst",
+            &remote.to_string(),
+        ])
+        .output()
+        .expect("/usr/bin/ss runs (Debian's iproute2 package)");
+    String::from_utf8(output.stdout).expect("ss prints UTF-8")
+}
+
 /// What `/usr/bin/ss` (Debian's iproute2 package) prints for `args`, its
 /// options (`-ltn`, `-tn`) and a filter (`sport = :1060`): one row per
 /// socket, split into its columns, State, Recv-Q, Send-Q, the local
