@@ -218,20 +218,8 @@ fn talk<O>(
 }
 
 impl Endpoint {
-    /// Every address HOST resolves to, in the resolver's order (never
-    /// none), as Python's `socket` module gets them for `(host, port)`.
     fn resolve(&self) -> Result<Vec<SocketAddr>, Failure> {
-        let cannot = |why: &dyn std::fmt::Display| {
-            Failure::Say(format!("cannot resolve host {:?}: {why}", self.host))
-        };
-        let addresses: Vec<SocketAddr> = (self.host.as_str(), self.port)
-            .to_socket_addrs()
-            .map_err(|e| cannot(&e))?
-            .collect();
-        if addresses.is_empty() {
-            return Err(cannot(&io::Error::from(ErrorKind::NotFound)));
-        }
-        Ok(addresses)
+        resolve(&self.host, self.port).map_err(Failure::Say)
     }
 
     /// Whom a client's error line names: the one address HOST stands for,
@@ -248,6 +236,26 @@ impl Endpoint {
             }
         }
     }
+}
+
+/// Every address `host` resolves to with `port`, in the resolver's order
+/// (never none), as Python's `socket` module gets them for `(host, port)`;
+/// or the one line that says why there are none.
+///
+/// ```
+/// let addresses = listings::resolve("127.0.0.1", 1060).unwrap();
+/// assert_eq!(addresses, ["127.0.0.1:1060".parse().unwrap()]);
+/// ```
+pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    let cannot = |why: &dyn std::fmt::Display| format!("cannot resolve host {host:?}: {why}");
+    let addresses: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| cannot(&e))?
+        .collect();
+    if addresses.is_empty() {
+        return Err(cannot(&io::Error::from(ErrorKind::NotFound)));
+    }
+    Ok(addresses)
 }
 
 /// The longest time [`seconds`] accepts: a day is already far beyond any

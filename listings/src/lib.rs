@@ -31,7 +31,7 @@ pub mod protocol;
 pub mod serving;
 mod slots;
 
-pub use cli::{NoOptions, parse_args, run, run_with, run_with_about, seconds};
+pub use cli::{NoOptions, parse_args, resolve, run, run_with, run_with_about, seconds};
 pub use demo::lines_of;
 pub use serving::{ClientLimits, Deadline, ServerLimits, connect, serve};
 pub use slots::{Admission, Finished, Slots, Stop};

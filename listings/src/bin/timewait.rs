@@ -15,7 +15,7 @@
 //! ```
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -98,16 +98,7 @@ fn main() -> ExitCode {
 impl Endpoint {
     /// Every address HOST resolves to, in the resolver's order: never empty.
     fn addresses(&self) -> Result<Vec<SocketAddr>, String> {
-        let cannot =
-            |why: &dyn std::fmt::Display| format!("cannot resolve host {:?}: {why}", self.host);
-        let addresses: Vec<SocketAddr> = (self.host.as_str(), self.port)
-            .to_socket_addrs()
-            .map_err(|e| cannot(&e))?
-            .collect();
-        if addresses.is_empty() {
-            return Err(cannot(&io::Error::from(ErrorKind::NotFound)));
-        }
-        Ok(addresses)
+        listings::resolve(&self.host, self.port)
     }
 }
 
