@@ -14,7 +14,10 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use book_tests::{Finished, Output, PATIENCE, STEPS, Server, bin, naive_steps, run, run_command};
+use book_tests::{
+    Finished, Output, PATIENCE, STEPS, Server, bin, is_robust, naive_steps, robust_steps, run,
+    run_command,
+};
 use listings::protocol::{
     ASSIGNED, LISTENING, REPLY, REPLY_SENT, REQUEST, SOCKET_NAME, SOCKET_PEER, WAITING, accepted,
     connection_error, incoming, server_error, server_said,
@@ -188,7 +191,15 @@ fn help_explains_both_roles() {
 }
 
 #[test]
-fn step6_options_that_make_no_sense_are_usage_errors() {
+fn robust_steps_take_options_that_make_no_sense_as_usage_errors() {
+    for step in robust_steps() {
+        options_that_make_no_sense_are_usage_errors(step);
+    }
+}
+
+/// The options of step 6's server and client, given values that make no
+/// sense, or given to the wrong role.
+fn options_that_make_no_sense_are_usage_errors(step: &str) {
     for (role, option, value, complaint) in [
         ("server", "--timeout", "abc", "expected a number of seconds"),
         ("server", "--timeout", "0", "expected more than 0"),
@@ -200,40 +211,48 @@ fn step6_options_that_make_no_sense_are_usage_errors() {
         ("client", "--max-connections", "2", "unexpected argument"),
         ("server", "--connect-timeout", "2", "unexpected argument"),
     ] {
-        let run = run(bin("step6"), [role, option, value]);
+        let run = run(bin(step), [role, option, value]);
         let line = run.one_line_error(2);
         assert!(
             line.starts_with("error: ")
                 && line.contains(complaint)
                 && line.ends_with("(see --help)"),
-            "step6 {role} {option} {value}: {line}"
+            "{step} {role} {option} {value}: {line}"
         );
     }
 }
 
 #[test]
-fn step6_help_shows_its_options_and_their_defaults() {
-    let server = run(bin("step6"), ["server", "--help"]);
-    assert_eq!(server.code(), Some(0));
-    for shown in [
-        "--max-connections <N>",
-        "[default: 64]",
-        "--timeout <SECONDS>",
-        "[default: 5]",
-    ] {
-        assert!(server.stdout.contains(shown), "{shown}: {}", server.stdout);
+fn robust_steps_help_shows_their_options_and_defaults() {
+    for step in robust_steps() {
+        let server = run(bin(step), ["server", "--help"]);
+        assert_eq!(server.code(), Some(0), "{step}: {server:#?}");
+        for shown in [
+            "--max-connections <N>",
+            "[default: 64]",
+            "--timeout <SECONDS>",
+            "[default: 5]",
+        ] {
+            assert!(
+                server.stdout.contains(shown),
+                "{step} {shown}: {}",
+                server.stdout
+            );
+        }
+        assert!(
+            !server.stdout.contains("one at a time"),
+            "{step}: {}",
+            server.stdout
+        );
+        let client = run(bin(step), ["client", "--help"]);
+        for shown in ["--connect-timeout <SECONDS>", "--timeout <SECONDS>"] {
+            assert!(
+                client.stdout.contains(shown),
+                "{step} {shown}: {}",
+                client.stdout
+            );
+        }
     }
-    assert!(
-        !server.stdout.contains("one at a time"),
-        "{}",
-        server.stdout
-    );
-    let client = run(bin("step6"), ["client", "--help"]);
-    assert!(
-        client.stdout.contains("--connect-timeout <SECONDS>"),
-        "{}",
-        client.stdout
-    );
     // Steps 1 to 5 still describe the server they have.
     let step5 = run(bin("step5"), ["--help"]);
     assert!(
@@ -244,12 +263,13 @@ fn step6_help_shows_its_options_and_their_defaults() {
 }
 
 /// The server's next stdout line about the connection it has just
-/// accepted. Step 6 may print "Waiting for a new connection" among
-/// them, from the thread of the connection before, which has just ended.
+/// accepted. A robust step (step 6 on) may print "Waiting for a new
+/// connection" among them, from the conversation before, which has just
+/// ended.
 fn next_line_about_it(server: &mut Server, step: &str) -> String {
     loop {
         let line = server.next_stdout_line();
-        if !(step == "step6" && line == WAITING) {
+        if !(is_robust(step) && line == WAITING) {
             return line;
         }
     }
@@ -259,9 +279,9 @@ fn next_line_about_it(server: &mut Server, step: &str) -> String {
 fn every_step_prints_the_peer_accept_gave_even_after_a_reset() {
     let reset = "Connection reset by peer (os error 104)";
     for step in STEPS {
-        // Step 6 takes one client at a time only when told so.
+        // A robust step takes one client at a time only when told so.
         let mut args = vec!["server", "-p", "0"];
-        if step == "step6" {
+        if is_robust(step) {
             args.extend(["--max-connections", "1", "--timeout", "30"]);
         }
         let mut server = Server::start(bin(step), args);

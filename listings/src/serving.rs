@@ -15,7 +15,10 @@
 //! - [`connect`]: step 6's `connect`, each address in turn, each with a
 //!   time limit;
 //! - [`ServerLimits`] and [`ClientLimits`]: step 6's options, to flatten
-//!   into a program's own.
+//!   into a program's own;
+//! - [`converse`] and [`client`]: step 6's conversation and client, whole,
+//!   `recvall` and `sendall` included, for step 7, whose chapter is about
+//!   how the server runs its threads, not about what they say.
 //!
 //! Step 6 keeps its own copy of each: it is the chapter that explains them.
 
@@ -28,7 +31,10 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::protocol::{accepted, interrupted};
+use crate::protocol::{
+    ASSIGNED, REPLY, REPLY_SENT, REQUEST, accepted, closed_early, deadline_passed, incoming,
+    interrupted, server_said,
+};
 use crate::{Admission, Finished, Slots, Stop, seconds};
 
 /// A server's limits, step 6's: how many clients at once, and how long each
@@ -167,6 +173,105 @@ pub fn connect(addresses: &[SocketAddr], timeout: Duration) -> io::Result<TcpStr
     }
     Err(last_error
         .unwrap_or_else(|| io::Error::new(ErrorKind::InvalidInput, "no address to connect to")))
+}
+
+/// Step 6's `converse`: prints the connection's two addresses, reads the
+/// client's 16 bytes, prints them, answers, and closes the connection, all
+/// before `deadline`; it fails as step 6's does, in the same words.
+pub fn converse(mut conn: TcpStream, peer: SocketAddr, deadline: Instant) -> io::Result<()> {
+    introduce(&conn, peer)?;
+    let message = recvall(&mut conn, deadline)?;
+    println!("{}", incoming(&message));
+    sendall(&mut conn, REPLY, deadline)?;
+    drop(conn); // closes the connection, as `close()` does in Python
+    println!("{REPLY_SENT}");
+    Ok(())
+}
+
+/// Step 6's `client`: connects to the first of `addresses` that answers
+/// within `limits.connect_timeout`, sends the 16-byte request and prints
+/// the reply, both within `limits.timeout` of connecting.
+pub fn client(addresses: &[SocketAddr], limits: &ClientLimits) -> io::Result<()> {
+    let mut sock = connect(addresses, limits.connect_timeout)?;
+    println!("{ASSIGNED}{}", sock.local_addr()?);
+    let deadline = Instant::now() + limits.timeout;
+    sendall(&mut sock, REQUEST, deadline)?;
+    let reply = recvall(&mut sock, deadline)?;
+    println!("{}", server_said(&reply));
+    Ok(())
+}
+
+/// Step 6's `recvall`: exactly 16 bytes, each `read` given only the time
+/// left until `deadline`, so that a peer dripping bytes cannot stretch it.
+fn recvall(sock: &mut TcpStream, deadline: Instant) -> io::Result<[u8; 16]> {
+    let mut data = [0; 16];
+    let mut received = 0;
+    let late = |received| io::Error::new(ErrorKind::TimedOut, deadline_passed(16, received));
+    while received < data.len() {
+        let Some(left) = time_left(deadline) else {
+            return Err(late(received));
+        };
+        sock.set_read_timeout(Some(left))?;
+        match sock.read(&mut data[received..]) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    closed_early(16, received),
+                ));
+            }
+            Ok(more) => received += more,
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) if is_timeout(&error) => return Err(late(received)),
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(data)
+}
+
+/// Step 6's `sendall`: all of `data`, each `write` given only the time left
+/// until `deadline`.
+fn sendall(sock: &mut TcpStream, mut data: &[u8], deadline: Instant) -> io::Result<()> {
+    let length = data.len();
+    let late = |sent: usize| {
+        io::Error::new(
+            ErrorKind::TimedOut,
+            format!("the socket accepted only {sent} of {length} bytes before the deadline"),
+        )
+    };
+    while !data.is_empty() {
+        let Some(left) = time_left(deadline) else {
+            return Err(late(length - data.len()));
+        };
+        sock.set_write_timeout(Some(left))?;
+        match sock.write(data) {
+            // Nothing was sent and nothing ever will be: looping would spin.
+            Ok(0) => {
+                return Err(io::Error::new(
+                    ErrorKind::WriteZero,
+                    "the socket accepted no more bytes",
+                ));
+            }
+            Ok(sent) => data = &data[sent..],
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) if is_timeout(&error) => return Err(late(length - data.len())),
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// What is left until `deadline`, or `None` once it has passed (a zero
+/// timeout is not a timeout to the socket API: std refuses it).
+fn time_left(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|left| !left.is_zero())
+}
+
+/// A read or write that ran out of time: Unix reports `EAGAIN`
+/// (`WouldBlock`), Windows a timeout as such.
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
 /// A connection with a deadline: every `read` and `write` through it waits

@@ -27,13 +27,29 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 /// The step programs, in the book's order: with [`TOOLS`], every binary in
 /// `listings/src/bin` (`tests/layout.rs` holds the directory to these two
 /// lists). Every test that runs each step runs each one listed here.
-pub const STEPS: [&str; 6] = ["step1", "step2", "step3", "step4", "step5", "step6"];
+pub const STEPS: [&str; 8] = [
+    "step1", "step2", "step3", "step4", "step5", "step6", "step7", "step8",
+];
 
 /// Step 4 and every step after it: the steps whose receiving side loops
 /// (`recvall`), as Python's does, and whose server outlives a client that
 /// hangs up early.
 pub fn looping_steps() -> impl Iterator<Item = &'static str> {
     STEPS.into_iter().skip_while(|step| *step != "step4")
+}
+
+/// Step 6 and every step after it: the servers that survive misbehaving
+/// clients (a deadline for each conversation, a limit on connections at
+/// once, a clean stop on Ctrl-C) and the clients that give up on a server
+/// that does not answer, all with the same options. Step 7 and step 8 serve
+/// step 6's clients with other designs and print the same lines.
+pub fn robust_steps() -> impl Iterator<Item = &'static str> {
+    STEPS.into_iter().skip_while(|step| *step != "step6")
+}
+
+/// Whether `step` is one of the [`robust_steps`].
+pub fn is_robust(step: &str) -> bool {
+    robust_steps().any(|robust| robust == step)
 }
 
 /// The steps before step 4, which receive with one `read`.
@@ -288,6 +304,28 @@ impl Server {
     /// The server's process id, to look at it from outside (`/proc/<pid>`).
     pub fn pid(&self) -> u32 {
         self.process.child.id()
+    }
+
+    /// How many file descriptors the server holds open now: the entries of
+    /// `/proc/<pid>/fd` (Linux).
+    pub fn open_fds(&self) -> usize {
+        let dir = format!("/proc/{}/fd", self.pid());
+        std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .count()
+    }
+
+    /// How many threads the server runs now: the `Threads:` line of
+    /// `/proc/<pid>/status` (Linux). A thread is counted from the moment it
+    /// is created, before it has run at all.
+    pub fn threads(&self) -> usize {
+        let path = format!("/proc/{}/status", self.pid());
+        let status = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Threads:"))
+            .and_then(|count| count.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no `Threads:` line in {path}: {status}"))
     }
 
     /// Whether the process is still running (it should be, for a server).
@@ -684,3 +722,4 @@ pub fn answer_once(reply: &'static [u8]) -> (SocketAddr, JoinHandle<()>) {
 }
 
 pub mod include;
+pub mod robust;

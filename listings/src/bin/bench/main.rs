@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! cargo run --release -p listings --bin bench            # the full run (minutes)
-//! cargo run --release -p listings --bin bench -- --quick # under a minute
-//! cargo run --release -p listings --bin bench -- --markdown src/bench-results.md
+//! cargo run --release -p listings --bin bench -- --quick # about two minutes
+//! cargo run --release -p listings --bin bench -- --markdown src/bench-results.md --chart src/images
 //! ```
 //!
 //! Every figure is the median of several runs, shown with the smallest and
@@ -13,9 +13,12 @@
 //! is doing, ratios much less.
 //!
 //! This file says what is measured and in which order; `servers.rs` starts
-//! the servers under test, `measure.rs` times them, and `report.rs` prints
-//! the tables and the summary line the book quotes.
+//! the servers under test, `measure.rs` times them, `idle.rs` holds idle
+//! connections on them, `report.rs` prints the tables and the summary line
+//! the book quotes, and `chart.rs` draws the charts.
 
+mod chart;
+mod idle;
 mod measure;
 mod report;
 mod servers;
@@ -27,16 +30,18 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use idle::{idle_rows, raise_open_file_limit};
 use measure::{Receiver, bulk, exchange_rate, mb_per_s, measure, python_accumulate};
 use report::{AccumulateRow, BulkRow, RateRow, Report, mib};
 use servers::{BackgroundServer, Binaries, floor_server};
 
 /// Measures the book's TCP programs: bulk transfer, exchanges per second,
-/// and the cost of accumulating received bytes the way tcp.py does.
+/// the cost of accumulating received bytes the way tcp.py does, and the
+/// memory each idle connection costs a server.
 #[derive(Parser)]
 #[command(disable_version_flag = true)]
 struct Options {
-    /// Small sizes and short windows: the whole run ends within a minute
+    /// Small sizes and short windows: the whole run ends within two minutes
     #[arg(long)]
     quick: bool,
     /// Tiny sizes, for the test that checks the bench works (its figures
@@ -46,6 +51,10 @@ struct Options {
     /// Also write the results as a markdown table to FILE
     #[arg(long, value_name = "FILE")]
     markdown: Option<PathBuf>,
+    /// Also draw the results as SVG charts in DIR (made if missing):
+    /// bench-rates.svg and bench-memory.svg
+    #[arg(long, value_name = "DIR")]
+    chart: Option<PathBuf>,
     #[command(subcommand)]
     internal: Option<Internal>,
 }
@@ -66,37 +75,46 @@ struct Plan {
     repeats: usize,
     bulk_sizes: Vec<usize>,
     rate_window: Duration,
-    concurrency: usize,
+    /// Clients at once for the rates; 8 must be among them, for the summary.
+    rate_clients: Vec<usize>,
     accumulate_sizes: Vec<usize>,
+    /// Idle connections to hold on each design, measured once each.
+    idle_counts: Vec<usize>,
 }
 
 const MIB: usize = 1024 * 1024;
 
 impl Plan {
     fn new(options: &Options) -> Plan {
+        // One client, a few more than the two cores, and as many as step 6
+        // serves at once by default.
+        let rate_clients = vec![1, 8, 64];
         if options.tiny {
             Plan {
-                repeats: 5,
+                repeats: 3,
                 bulk_sizes: vec![64 * 1024],
                 rate_window: Duration::from_millis(20),
-                concurrency: 2,
+                rate_clients,
                 accumulate_sizes: vec![64 * 1024],
+                idle_counts: vec![10, 50],
             }
         } else if options.quick {
             Plan {
                 repeats: 5,
                 bulk_sizes: vec![MIB, 16 * MIB],
                 rate_window: Duration::from_millis(300),
-                concurrency: 8,
+                rate_clients,
                 accumulate_sizes: vec![MIB, 2 * MIB, 4 * MIB],
+                idle_counts: vec![100, 1000],
             }
         } else {
             Plan {
                 repeats: 5,
                 bulk_sizes: vec![MIB, 16 * MIB, 256 * MIB],
                 rate_window: Duration::from_secs(2),
-                concurrency: 8,
+                rate_clients,
                 accumulate_sizes: vec![MIB, 4 * MIB, 16 * MIB, 32 * MIB],
+                idle_counts: vec![100, 1000, 10_000],
             }
         }
     }
@@ -126,12 +144,23 @@ fn main() -> ExitCode {
 }
 
 fn bench(options: &Options) -> Result<(), String> {
+    // Before anything is measured: a chart directory that cannot be made
+    // should not cost a whole run.
+    if let Some(dir) = &options.chart {
+        fs::create_dir_all(dir)
+            .map_err(|e| format!("--chart {}: cannot make the directory: {e}", dir.display()))?;
+    }
+    // First of all, so that every server started from here on inherits it.
+    let open_files = raise_open_file_limit()?;
+    progress(&open_files.to_string());
     let plan = Plan::new(options);
     let binaries = Binaries::find()?;
     let report = Report {
         bulk: bulk_rows(&plan)?,
         rate: rate_rows(&plan, &binaries)?,
         accumulate: accumulate_rows(&plan, &binaries)?,
+        idle: idle_rows(&binaries, &plan.idle_counts, &open_files)?,
+        open_files: open_files.to_string(),
     };
 
     let tables = report.markdown(&plan);
@@ -139,6 +168,11 @@ fn bench(options: &Options) -> Result<(), String> {
     if let Some(path) = &options.markdown {
         fs::write(path, &tables).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         progress(&format!("wrote {}", path.display()));
+    }
+    if let Some(dir) = &options.chart {
+        for path in chart::draw(dir, &report)? {
+            progress(&format!("wrote {}", path.display()));
+        }
     }
     println!("{}", report.summary());
     Ok(())
@@ -171,21 +205,21 @@ fn rate_rows(plan: &Plan, binaries: &Binaries) -> Result<Vec<RateRow>, String> {
         ("floor", binaries.floor()),
         ("step5", binaries.step("step5")),
         ("step6", binaries.step("step6")),
+        ("step7", binaries.step("step7")),
+        ("step8", binaries.step("step8")),
         ("python", binaries.python()),
     ];
     let mut rows = Vec::new();
     for (server, command) in servers {
         let running = BackgroundServer::start(command).map_err(|e| format!("{server}: {e}"))?;
-        let rate = |clients| {
-            measure(plan.repeats, &format!("rate {server} x{clients}"), || {
+        let mut by_clients = Vec::new();
+        for &clients in &plan.rate_clients {
+            let figure = measure(plan.repeats, &format!("rate {server} x{clients}"), || {
                 exchange_rate(running.address, clients, plan.rate_window)
-            })
-        };
-        rows.push(RateRow {
-            server,
-            one_client: rate(1)?,
-            many_clients: rate(plan.concurrency)?,
-        });
+            })?;
+            by_clients.push((clients, figure));
+        }
+        rows.push(RateRow { server, by_clients });
     }
     Ok(rows)
 }

@@ -126,31 +126,30 @@ pub fn bulk(size: usize, receiver: Receiver) -> io::Result<Duration> {
 }
 
 /// Exchanges completed per second by `clients` threads, each running
-/// connect, send 16, receive 16, close, for `window`.
+/// connect, send 16, receive 16, close, over and over for `window`.
+///
+/// An exchange still under way when the window closes is given up and not
+/// counted. Against a server with a backlog of 1 (step 5, Python), the
+/// kernel drops the SYNs of clients beyond the first few, and such a client
+/// waits 1 s for its retry, then 2 s more, and so on: with 64 clients some
+/// wait for minutes. Waiting for every client to finish would measure that
+/// wait rather than the rate, and make the run as long as the unluckiest
+/// client's; a client that is waiting when the window closes has simply
+/// done nothing in it.
 pub fn exchange_rate(address: SocketAddr, clients: usize, window: Duration) -> io::Result<f64> {
     let started = Instant::now();
+    let deadline = started + window;
     let workers: Vec<_> = (0..clients)
         .map(|_| {
             thread::spawn(move || -> io::Result<u64> {
                 let mut done = 0;
-                // At least one exchange each, even if this thread starts
-                // after the window has closed on a busy machine: a rate
-                // computed from nothing would be zero, not a measurement.
-                loop {
-                    let mut sock = TcpStream::connect(address)?;
-                    sock.write_all(REQUEST)?;
-                    let mut reply = [0; REPLY.len()];
-                    sock.read_exact(&mut reply)?;
-                    // A server that answers anything else is not serving.
-                    if reply != *REPLY {
-                        return Err(io::Error::other(format!(
-                            "the server replied b'{}'",
-                            reply.escape_ascii()
-                        )));
-                    }
-                    done += 1;
-                    if started.elapsed() >= window {
-                        break;
+                while Instant::now() < deadline {
+                    match exchange(address, deadline) {
+                        Ok(()) => done += 1,
+                        // Cut off by the window, or dropped by a server
+                        // whose backlog overflowed: no exchange, no error.
+                        Err(error) if given_up(&error) => {}
+                        Err(error) => return Err(error),
                     }
                 }
                 Ok(done)
@@ -163,8 +162,49 @@ pub fn exchange_rate(address: SocketAddr, clients: usize, window: Duration) -> i
             .join()
             .map_err(|_| io::Error::other("client thread panicked"))??;
     }
-    // Measured to the end of the last exchange, which may run past the window.
+    // A rate computed from nothing would be zero, not a measurement.
+    if total == 0 {
+        return Err(io::Error::other(format!(
+            "no exchange completed in {} ms",
+            window.as_millis()
+        )));
+    }
+    // Measured to the end of the last exchange, cut off at most a moment
+    // after the window.
     Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+/// One exchange, given up with a timeout error if `deadline` passes first.
+fn exchange(address: SocketAddr, deadline: Instant) -> io::Result<()> {
+    let left = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::TimedOut))
+    };
+    let mut sock = TcpStream::connect_timeout(&address, left()?)?;
+    // 16 bytes fit in any send buffer: only the reply can keep us waiting.
+    sock.write_all(REQUEST)?;
+    sock.set_read_timeout(Some(left()?))?;
+    let mut reply = [0; REPLY.len()];
+    sock.read_exact(&mut reply)?;
+    // A server that answers anything else is not serving.
+    if reply != *REPLY {
+        return Err(io::Error::other(format!(
+            "the server replied b'{}'",
+            reply.escape_ascii()
+        )));
+    }
+    Ok(())
+}
+
+/// An exchange that ran out of window, or that the server's kernel reset
+/// after dropping it from a full backlog.
+fn given_up(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::ConnectionReset
+    )
 }
 
 /// Milliseconds Python takes to receive `size` bytes over loopback when it

@@ -1,10 +1,12 @@
 //! What the bench prints: the markdown tables the book includes, and the
-//! summary line of the three ratios the book discusses.
+//! summary line of the ratios the book discusses.
 
 use std::fs;
 use std::process::Command;
 use std::thread;
+use std::time::Duration;
 
+use crate::idle::{IdleRow, Outcome};
 use crate::measure::Figure;
 use crate::{MIB, Plan};
 
@@ -28,9 +30,18 @@ impl BulkRow {
 /// One server of the exchanges-per-second table.
 pub struct RateRow {
     pub server: &'static str,
-    pub one_client: Figure,
-    /// With the plan's `concurrency` clients at once.
-    pub many_clients: Figure,
+    /// The rate with each number of clients at once, in the plan's order.
+    pub by_clients: Vec<(usize, Figure)>,
+}
+
+impl RateRow {
+    /// The figure with `clients` at once, if that many were measured.
+    pub fn at(&self, clients: usize) -> Option<&Figure> {
+        self.by_clients
+            .iter()
+            .find(|(n, _)| *n == clients)
+            .map(|(_, figure)| figure)
+    }
 }
 
 /// One size of the accumulation table, each figure in ms.
@@ -46,15 +57,20 @@ pub struct Report {
     pub bulk: Vec<BulkRow>,
     pub rate: Vec<RateRow>,
     pub accumulate: Vec<AccumulateRow>,
+    pub idle: Vec<IdleRow>,
+    /// The limit on open files the servers ran with, as the header says it.
+    pub open_files: String,
 }
 
 impl Report {
     /// The tables, as printed and as written by `--markdown`.
     pub fn markdown(&self, plan: &Plan) -> String {
         let mut out = format!(
-            "Measured {} on {}. Each figure: median of {} runs (smallest–largest).\n",
+            "Measured {} on {}; {}. Each figure: median of {} runs (smallest–largest), \
+             idle connections once each.\n",
             today(),
             machine(),
+            self.open_files,
             plan.repeats
         );
         table(
@@ -78,32 +94,33 @@ impl Report {
             }),
         );
 
-        // NaN, printed as such, if the floor was not measured.
-        let floor = |figure: fn(&RateRow) -> Figure| {
-            self.rate_of("floor")
-                .map_or(f64::NAN, |floor| figure(floor).median)
-        };
+        let mut columns = vec![("server".to_owned(), TEXT)];
+        for &clients in &plan.rate_clients {
+            let name = match clients {
+                1 => "1 client".to_owned(),
+                n => format!("{n} clients"),
+            };
+            columns.push((name, NUMBER));
+            columns.push(("vs floor".to_owned(), NUMBER));
+        }
+        let columns: Vec<(&str, &str)> = columns.iter().map(|(n, a)| (n.as_str(), *a)).collect();
         table(
             &mut out,
             &format!(
-                "Exchanges per second (connect, 16 bytes each way, close), {:.1} s windows",
-                plan.rate_window.as_secs_f64()
+                "Exchanges per second (connect, 16 bytes each way, close), {} windows",
+                duration(plan.rate_window)
             ),
-            &[
-                ("server", TEXT),
-                ("1 client", NUMBER),
-                ("vs floor", NUMBER),
-                (&format!("{} clients", plan.concurrency), NUMBER),
-                ("vs floor", NUMBER),
-            ],
+            &columns,
             self.rate.iter().map(|row| {
-                vec![
-                    row.server.to_owned(),
-                    cell(&row.one_client, 0),
-                    format!("{:.2}", row.one_client.median / floor(|r| r.one_client)),
-                    cell(&row.many_clients, 0),
-                    format!("{:.2}", row.many_clients.median / floor(|r| r.many_clients)),
-                ]
+                let mut cells = vec![row.server.to_owned()];
+                for (clients, figure) in &row.by_clients {
+                    cells.push(cell(figure, 0));
+                    cells.push(format!(
+                        "{:.2}",
+                        figure.median / self.rate_at("floor", *clients)
+                    ));
+                }
+                cells
             }),
         );
 
@@ -125,28 +142,115 @@ impl Report {
                 ]
             }),
         );
+        table(
+            &mut out,
+            "Idle connections: the server's memory and threads with N clients connected and silent",
+            &[
+                ("server", TEXT),
+                ("N", NUMBER),
+                ("server RSS, MiB", NUMBER),
+                ("threads", NUMBER),
+                ("KiB per connection", NUMBER),
+            ],
+            self.idle.iter().map(idle_cells),
+        );
         out
     }
 
-    /// The last line the bench prints: bulk/raw at the largest size, and
-    /// step 6's rate with one client against the floor's and Python's.
+    /// The last line the bench prints: bulk/raw at the largest size, step
+    /// 6's rate with one client against the floor's and Python's, and steps
+    /// 7's and 8's with eight clients against the floor's.
     pub fn summary(&self) -> String {
         let bulk = self.bulk.last().map_or(f64::NAN, BulkRow::book_vs_raw);
-        let one_client = |server| {
-            self.rate_of(server)
-                .map_or(f64::NAN, |row| row.one_client.median)
-        };
         format!(
-            "summary: bulk/raw={:.2} step6/floor={:.2} step6/python={:.2}",
+            "summary: bulk/raw={:.2} step6/floor={:.2} step6/python={:.2} \
+             step7/floor@8={:.2} step8/floor@8={:.2}",
             bulk,
-            one_client("step6") / one_client("floor"),
-            one_client("step6") / one_client("python"),
+            self.rate_at("step6", 1) / self.rate_at("floor", 1),
+            self.rate_at("step6", 1) / self.rate_at("python", 1),
+            self.rate_at("step7", 8) / self.rate_at("floor", 8),
+            self.rate_at("step8", 8) / self.rate_at("floor", 8),
         )
     }
 
-    fn rate_of(&self, server: &str) -> Option<&RateRow> {
-        self.rate.iter().find(|row| row.server == server)
+    /// The median rate of `server` with `clients` at once; NaN, printed as
+    /// such, if it was not measured.
+    pub fn rate_at(&self, server: &str, clients: usize) -> f64 {
+        self.rate
+            .iter()
+            .find(|row| row.server == server)
+            .and_then(|row| row.at(clients))
+            .map_or(f64::NAN, |figure| figure.median)
     }
+}
+
+/// The cells of one row of the idle-connections table.
+fn idle_cells(row: &IdleRow) -> Vec<String> {
+    let dash = || "–".to_owned();
+    let mib = |kib: u64| format!("{:.1}", kib as f64 / 1024.0);
+    let (connections, rest) = match &row.outcome {
+        Outcome::Reference(usage) => (
+            "0 (room for 1)".to_owned(),
+            vec![mib(usage.rss_kib), usage.threads.to_string(), dash()],
+        ),
+        Outcome::Held {
+            usage,
+            per_connection_kib,
+        } => (
+            thousands(row.connections),
+            vec![
+                mib(usage.rss_kib),
+                usage.threads.to_string(),
+                format!("{per_connection_kib:.1}"),
+            ],
+        ),
+        Outcome::NotReached { reason, largest } => (
+            thousands(row.connections),
+            vec![
+                // A `|` would end the cell.
+                format!(
+                    "not reached: {} (largest: {})",
+                    reason.replace('|', "/"),
+                    thousands(*largest)
+                ),
+                dash(),
+                dash(),
+            ],
+        ),
+        Outcome::NotTried => (
+            thousands(row.connections),
+            vec![
+                "not tried: a smaller N was not reached".to_owned(),
+                dash(),
+                dash(),
+            ],
+        ),
+    };
+    let mut cells = vec![row.design.to_owned(), connections];
+    cells.extend(rest);
+    cells
+}
+
+/// A window's length as a reader would write it: "2 s", "0.3 s", "20 ms".
+fn duration(window: Duration) -> String {
+    if window >= Duration::from_millis(100) {
+        format!("{} s", window.as_secs_f64())
+    } else {
+        format!("{} ms", window.as_millis())
+    }
+}
+
+/// `n` with a comma between each three digits: 10,000.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// Markdown's column alignments: numbers on the right, names on the left.

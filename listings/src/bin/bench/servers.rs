@@ -1,6 +1,7 @@
 //! The programs under test: where they are, and starting and stopping the
 //! servers among them.
 
+use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -16,6 +17,9 @@ use crate::progress;
 /// The interpreter for the Python programs the bench runs.
 pub const PYTHON: &str = "python3";
 
+/// The step programs the bench measures, built before it starts.
+pub const STEPS: [&str; 4] = ["step5", "step6", "step7", "step8"];
+
 /// Where the programs the bench starts are.
 pub struct Binaries {
     dir: PathBuf,
@@ -30,14 +34,18 @@ impl Binaries {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
+        let steps = STEPS.join(", ");
         // `cargo run --bin bench` builds only the bench: build the servers it
         // measures with the same profile, so they are neither missing nor stale.
         if let Some(cargo) = std::env::var_os("CARGO") {
-            progress("building step5 and step6");
+            progress(&format!("building {steps}"));
             let mut build = Command::new(cargo);
-            build.current_dir(&repo).args([
-                "build", "--quiet", "-p", "listings", "--bin", "step5", "--bin", "step6",
-            ]);
+            build
+                .current_dir(&repo)
+                .args(["build", "--quiet", "-p", "listings"]);
+            for step in STEPS {
+                build.args(["--bin", step]);
+            }
             if dir.file_name().is_some_and(|name| name == "release") {
                 build.arg("--release");
             }
@@ -45,10 +53,10 @@ impl Binaries {
                 .status()
                 .map_err(|e| format!("cannot run cargo: {e}"))?;
             if !status.success() {
-                return Err("building step5 and step6 failed".to_owned());
+                return Err(format!("building {steps} failed"));
             }
         }
-        for step in ["step5", "step6"] {
+        for step in STEPS {
             if !dir.join(step).exists() {
                 return Err(format!(
                     "{step} is not built next to the bench; run: cargo build --release -p listings --bins"
@@ -93,43 +101,79 @@ pub struct BackgroundServer {
 impl BackgroundServer {
     /// Starts `command -p PORT` on a port held for it, and waits until it
     /// accepts connections.
-    pub fn start(mut command: Command) -> io::Result<BackgroundServer> {
-        let (port, address) = reserve_port()?;
-        let mut child = command
-            .args(["-p", &address.port().to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
+    pub fn start(command: Command) -> io::Result<BackgroundServer> {
+        let mut server = BackgroundServer::spawn(command, Stdio::null())?;
         let started = Instant::now();
         loop {
-            match TcpStream::connect(address) {
+            match TcpStream::connect(server.address) {
                 // The server sees a client that says nothing and leaves;
                 // every server here takes that in its stride.
-                Ok(_) => {
-                    return Ok(BackgroundServer {
-                        child,
-                        address,
-                        _port: port,
-                    });
-                }
+                Ok(_) => return Ok(server),
                 Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
-                    if let Some(status) = child.try_wait()? {
-                        // Most likely it could not bind: a server that does
-                        // not set SO_REUSEADDR cannot share the held port.
-                        return Err(io::Error::other(format!("exited with {status}")));
-                    }
-                    if started.elapsed() > Duration::from_secs(10) {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        return Err(io::Error::other("not listening after 10 s"));
-                    }
+                    server.still_starting(started)?;
                     // Its output goes to /dev/null, so there is no
                     // "Listening at" line to wait for: knock again shortly.
                     thread::sleep(Duration::from_millis(5));
                 }
                 Err(error) => return Err(error),
             }
+        }
+    }
+
+    /// Starts `command -p PORT` like [`start`](Self::start), but waits
+    /// until it listens without connecting to it: a server whose open files
+    /// and memory are to be counted has then seen no client at all. Its
+    /// standard error goes to `stderr`.
+    pub fn start_untouched(command: Command, stderr: Stdio) -> io::Result<BackgroundServer> {
+        let mut server = BackgroundServer::spawn(command, stderr)?;
+        let started = Instant::now();
+        while !listening(server.address.port())? {
+            server.still_starting(started)?;
+            thread::sleep(Duration::from_millis(5));
+        }
+        Ok(server)
+    }
+
+    fn spawn(mut command: Command, stderr: Stdio) -> io::Result<BackgroundServer> {
+        let (port, address) = reserve_port()?;
+        let child = command
+            .args(["-p", &address.port().to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()?;
+        Ok(BackgroundServer {
+            child,
+            address,
+            _port: port,
+        })
+    }
+
+    /// Fails if the server, not listening yet, has exited or has been
+    /// starting for too long.
+    fn still_starting(&mut self, started: Instant) -> io::Result<()> {
+        if let Some(exited) = self.exited() {
+            // Most likely it could not bind: a server that does not set
+            // SO_REUSEADDR cannot share the held port.
+            return Err(io::Error::other(exited));
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err(io::Error::other("not listening after 10 s"));
+        }
+        Ok(())
+    }
+
+    /// The server's process id, to read what /proc says about it.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// How the server ended, if it has: "exited with exit status: 1".
+    pub fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(format!("exited with {status}")),
+            Ok(None) => None,
+            Err(error) => Some(format!("cannot be waited for: {error}")),
         }
     }
 }
@@ -139,6 +183,24 @@ impl Drop for BackgroundServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether a socket on this machine listens on `port`, as the kernel's
+/// table of IPv4 TCP sockets says. The bench's own socket that holds the
+/// port is bound but never listens, so a listener there is the server's.
+fn listening(port: u16) -> io::Result<bool> {
+    const LISTEN: &str = "0A";
+    let table = fs::read_to_string("/proc/net/tcp")?;
+    // Each line: number, local address as ADDRESS:PORT in hex, remote
+    // address, state, and more.
+    let local_port = format!(":{port:04X}");
+    Ok(table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields
+            .get(1)
+            .is_some_and(|local| local.ends_with(&local_port))
+            && fields.get(3) == Some(&LISTEN)
+    }))
 }
 
 /// A free port on 127.0.0.1, kept from everyone but the server it is for.
