@@ -97,10 +97,10 @@ fn main() {
 }
 
 /// The loops that the tests in `tests/watching_tcp_split.rs`,
-/// `tests/step2_send_loop.rs` and `tests/step6_misbehaving_clients.rs`
-/// check, and the helpers step 6's loops call, as (step file, anchor). Each
+/// `tests/step2_send_loop.rs`, `tests/step6_misbehaving_clients.rs` and
+/// `tests/many_clients.rs` check, and the helpers step 6's loops call, as (step file, anchor). Each
 /// anchor holds one whole function.
-const TESTED_FUNCTIONS: [(&str, &str); 7] = [
+const TESTED_FUNCTIONS: [(&str, &str); 10] = [
     ("step2", "sendall"),
     ("step4", "recvall"),
     ("step5", "recvall"),
@@ -108,6 +108,9 @@ const TESTED_FUNCTIONS: [(&str, &str); 7] = [
     ("step6", "time_left"),
     ("step6", "is_timeout"),
     ("step6", "connect"),
+    ("step8", "recvall"),
+    ("step8", "sendall"),
+    ("step8", "converse"),
 ];
 
 /// Copies each function in [`TESTED_FUNCTIONS`] out of its step, by the same
@@ -127,9 +130,14 @@ fn extract_listing_functions(root: &Path, out_dir: &Path) {
         // test reach it there. Nothing else about the code changes.
         let function = include::anchored(&source, anchor)
             .lines()
-            .map(|line| match line.strip_prefix("fn ") {
-                Some(rest) => format!("pub fn {rest}\n"),
-                None => format!("{line}\n"),
+            .map(|line| {
+                if let Some(rest) = line.strip_prefix("fn ") {
+                    format!("pub fn {rest}\n")
+                } else if let Some(rest) = line.strip_prefix("async fn ") {
+                    format!("pub async fn {rest}\n")
+                } else {
+                    format!("{line}\n")
+                }
             })
             .collect::<String>();
         write_if_changed(&dir.join(format!("{step}_{anchor}.rs")), &function);

@@ -278,3 +278,51 @@ fn step8_serves_many_connections_with_the_same_few_threads() {
         "step 8 runs {first} threads, holding {held} connections"
     );
 }
+
+// ---------------------------------------------------------------------------
+// What a task holds
+// ---------------------------------------------------------------------------
+
+/// Step 8's conversation, copied by the build script from the anchors the
+/// book shows it with.
+mod step8 {
+    use std::io::{self, ErrorKind};
+    use std::net::SocketAddr;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    use tokio::time::{Instant, timeout_at};
+
+    /// Stands in for step 8's own, which is outside the anchors.
+    fn too_late(received: usize) -> io::Error {
+        io::Error::new(ErrorKind::TimedOut, format!("{received} bytes"))
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/listings/step8_recvall.rs"));
+    include!(concat!(env!("OUT_DIR"), "/listings/step8_sendall.rs"));
+    include!(concat!(env!("OUT_DIR"), "/listings/step8_converse.rs"));
+}
+
+/// The chapter says a task is the state of one conversation in a few
+/// hundred bytes, where a thread reserves a 2 MiB stack: the future that
+/// step 8 spawns for a connection (its `converse`, with `recvall`'s and
+/// `sendall`'s state inside it) must stay under a kilobyte.
+#[test]
+fn a_step8_conversation_is_a_future_of_a_few_hundred_bytes() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (conn, peer) = listener.accept().await.unwrap();
+        let conversation = step8::converse(conn, peer, tokio::time::Instant::now());
+        let size = std::mem::size_of_val(&conversation);
+        assert!(
+            (100..1024).contains(&size),
+            "step 8's conversation is a future of {size} bytes"
+        );
+    });
+}

@@ -10,14 +10,16 @@
 //!   the same for roles that take options of their own, and [`seconds`]
 //!   reads such an option;
 //! - [`Slots`]: a count of the connections in progress, for a server that
-//!   serves several clients at once (step 6, and the chopper relay);
+//!   serves several clients at once (steps 6 and 7, and the chopper relay);
 //! - [`protocol`]: the protocol's messages and the lines the programs
 //!   print, for the demo, the tools and the tests;
 //! - [`doubles`]: a reader and a writer that move data a little at a time on
 //!   demand, for the tests that prove the steps' loops;
 //! - [`serving`]: step 6's server loop, deadline and `connect` as pieces,
 //!   for the programs after step 6 that are about something else
-//!   (`framed`, `lines`); [`messages`]: what those two send and print.
+//!   (`framed`, `lines`), and step 6's conversation and client for step 7,
+//!   which is about the pool that serves them; [`messages`]: what
+//!   `framed` and `lines` send and print.
 //!
 //! The modules depend one way: `cli` uses `demo`, both use [`Failure`],
 //! `demo` uses `protocol`, `serving` uses `slots`, `protocol` and `cli`'s

@@ -220,7 +220,8 @@ async fn serve(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
                 eprintln!("error: connection from {peer}: {error}");
             }
             finished(&in_progress);
-            // Last: once every permit is back, the server may exit.
+            // Last, so that this task's lines come before those of the
+            // client its slot lets in, and before the server exits.
             drop(permit);
         });
     }

@@ -86,12 +86,12 @@ const MIB: usize = 1024 * 1024;
 
 impl Plan {
     fn new(options: &Options) -> Plan {
-        // One client, a few more than the two cores, and as many as step 6
-        // serves at once by default.
+        // One client; eight, more than a small machine has cores; and 64,
+        // as many as steps 6 to 8 serve at once by default.
         let rate_clients = vec![1, 8, 64];
         if options.tiny {
             Plan {
-                repeats: 3,
+                repeats: 5,
                 bulk_sizes: vec![64 * 1024],
                 rate_window: Duration::from_millis(20),
                 rate_clients,
