@@ -118,8 +118,13 @@ impl Slots {
     /// Counts a connection that has ended.
     pub fn finish(&self) -> Finished {
         let mut state = self.lock();
+        // Only a count at the limit can keep `wait_for_room` waiting, so
+        // only then is there anyone to wake. (A wake-up is a system call
+        // even with nobody waiting, and this runs once per connection.)
+        if state.in_progress >= self.limit {
+            self.changed.notify_all();
+        }
         state.in_progress = state.in_progress.saturating_sub(1);
-        self.changed.notify_all();
         match (state.stopping, state.in_progress) {
             (true, _) => Finished::Stopping,
             (false, 0) => Finished::Idle,

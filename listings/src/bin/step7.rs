@@ -222,9 +222,13 @@ impl SharedListener {
             accepting.waiting += 1;
         }
         let accepted = listener.accept();
-        self.accepting.lock().unwrap().waiting -= 1;
-        // Only `close` waits for this.
-        self.returned.notify_one();
+        let mut accepting = self.accepting.lock().unwrap();
+        accepting.waiting -= 1;
+        if accepting.closing {
+            // Only `close` waits for this, and only once it has set the
+            // flag: no wake-up (a system call) for every other connection.
+            self.returned.notify_one();
+        }
         Some(accepted)
     }
 }

@@ -37,7 +37,7 @@ use tokio::time::{Instant, timeout, timeout_at};
 
 // ANCHOR: options
 /// The server's limits, beyond HOST and -p.
-#[derive(Args)]
+#[derive(Args, Clone, Copy)]
 struct ServerOptions {
     /// Most clients served at once; more wait, connected, in the listen backlog
     #[arg(long, value_name = "N", default_value = "64")]
@@ -162,12 +162,22 @@ fn listen(address: SocketAddr) -> io::Result<TcpListener> {
 // ANCHOR: server
 fn server(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
     // The default runtime: one worker thread per core, which run the tasks,
-    // and the I/O driver, which tells them when a socket is ready. This
-    // thread runs `serve`, the accept loop, until it returns.
-    Runtime::new()?.block_on(serve(address, options))
+    // and the I/O driver, which tells them when a socket is ready. The
+    // accept loop, `serve`, is a task too, not run by this thread itself:
+    // a task spawned from a worker thread is queued on that worker and
+    // runs there next, where one spawned from outside the workers must be
+    // handed to one, which wakes it up: a system call per connection.
+    // (This thread waits for `serve` to end; a panic in it, a `JoinError`
+    // here, ends the program first.)
+    let options = *options;
+    Runtime::new()?.block_on(async move {
+        tokio::spawn(serve(address, options))
+            .await
+            .map_err(io::Error::other)?
+    })
 }
 
-async fn serve(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
+async fn serve(address: SocketAddr, options: ServerOptions) -> io::Result<()> {
     // First, so that a Ctrl-C from anyone who has seen a line of ours is
     // ours to handle, and does not kill the server.
     let mut interrupts = ctrl_c()?;

@@ -29,8 +29,9 @@ const GRID: RGBColor = RGBColor(0xdd, 0xdd, 0xd5);
 /// One colour per server, told apart also by readers with the common kinds
 /// of colour blindness (Okabe and Ito's palette, with yellow left out: it
 /// is too pale on the card).
-const COLOURS: [(&str, RGBColor); 6] = [
+const COLOURS: [(&str, RGBColor); 7] = [
     ("floor", RGBColor(0x1f, 0x23, 0x28)),
+    ("floor+print", RGBColor(0x56, 0xb4, 0xe9)),
     ("step5", RGBColor(0xe6, 0x9f, 0x00)),
     ("step6", RGBColor(0x00, 0x72, 0xb2)),
     ("step7", RGBColor(0x00, 0x9e, 0x73)),
@@ -40,7 +41,7 @@ const COLOURS: [(&str, RGBColor); 6] = [
 
 const SIZE: (u32, u32) = (800, 480);
 /// The legend's column at the right, and where its first line is.
-const LEGEND_WIDTH: u32 = 110;
+const LEGEND_WIDTH: u32 = 130;
 const LEGEND_TOP: i32 = 40;
 
 /// One line of a chart: a name for the legend and its points.
@@ -141,13 +142,17 @@ fn svg(chart: &Chart) -> Result<String, Box<dyn Error>> {
         range: (low - pad)..(high + pad),
         at: xs.iter().map(|&x| log(x)).collect(),
     };
-    let y_most = chart
+    let ys: Vec<f64> = chart
         .lines
         .iter()
         .flat_map(|line| line.points.iter().map(|(_, y)| *y))
         .filter(|y| y.is_finite())
-        .fold(0.0, f64::max);
-    let y_axis = 0.0..(y_most * 1.15).max(1.0);
+        .collect();
+    // From 0, unless a figure is below it: a server whose memory with a few
+    // connections came out below its reference's, by chance.
+    let y_least = ys.iter().copied().fold(0.0, f64::min);
+    let y_most = ys.iter().copied().fold(0.0, f64::max);
+    let y_axis = (y_least * 1.15)..(y_most * 1.15).max(1.0);
 
     let mut out = String::new();
     {
@@ -172,7 +177,7 @@ fn svg(chart: &Chart) -> Result<String, Box<dyn Error>> {
             .x_label_area_size(50)
             .y_label_area_size(80)
             .build_cartesian_2d(x_axis, y_axis)?;
-        let y_name = |y: &f64| thousands(y.round() as usize);
+        let y_name = |y: &f64| tick(*y);
         drawing
             .configure_mesh()
             .x_desc(chart.x_label)
@@ -248,6 +253,17 @@ impl Ranged for Ticks {
 impl ValueFormatter<f64> for Ticks {
     fn format(value: &f64) -> String {
         thousands(value.exp2().round() as usize)
+    }
+}
+
+/// A y axis label: whole numbers with thousands separated, others (small
+/// memory figures, ticks every 0.5) with one decimal.
+fn tick(y: f64) -> String {
+    let sign = if y < 0.0 { "-" } else { "" };
+    if (y - y.round()).abs() < 1e-9 {
+        format!("{sign}{}", thousands(y.abs().round() as usize))
+    } else {
+        format!("{y:.1}")
     }
 }
 

@@ -24,6 +24,7 @@ mod report;
 mod servers;
 
 use std::fs;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -31,7 +32,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use idle::{idle_rows, raise_open_file_limit};
-use measure::{Receiver, bulk, exchange_rate, mb_per_s, measure, python_accumulate};
+use measure::{Figure, Receiver, bulk, exchange_rate, mb_per_s, measure, python_accumulate};
 use report::{AccumulateRow, BulkRow, RateRow, Report, mib};
 use servers::{BackgroundServer, Binaries, floor_server};
 
@@ -67,6 +68,9 @@ enum Internal {
     FloorServer {
         #[arg(short, long)]
         port: u16,
+        /// Print step 5's lines for every connection
+        #[arg(long)]
+        print: bool,
     },
 }
 
@@ -125,8 +129,8 @@ fn main() -> ExitCode {
         Ok(options) => options,
         Err(exit) => return exit,
     };
-    if let Some(Internal::FloorServer { port }) = options.internal {
-        return match floor_server(port) {
+    if let Some(Internal::FloorServer { port, print }) = options.internal {
+        return match floor_server(port, print) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: floor server: {error}");
@@ -201,27 +205,55 @@ fn bulk_rows(plan: &Plan) -> Result<Vec<BulkRow>, String> {
 
 fn rate_rows(plan: &Plan, binaries: &Binaries) -> Result<Vec<RateRow>, String> {
     progress("exchanges per second: connect, 16 bytes each way, close");
-    let servers = [
+    let commands = [
         ("floor", binaries.floor()),
+        ("floor+print", binaries.floor_printing()),
         ("step5", binaries.step("step5")),
         ("step6", binaries.step("step6")),
         ("step7", binaries.step("step7")),
         ("step8", binaries.step("step8")),
         ("python", binaries.python()),
     ];
-    let mut rows = Vec::new();
-    for (server, command) in servers {
-        let running = BackgroundServer::start(command).map_err(|e| format!("{server}: {e}"))?;
-        let mut by_clients = Vec::new();
-        for &clients in &plan.rate_clients {
-            let figure = measure(plan.repeats, &format!("rate {server} x{clients}"), || {
-                exchange_rate(running.address, clients, plan.rate_window)
-            })?;
-            by_clients.push((clients, figure));
-        }
-        rows.push(RateRow { server, by_clients });
+    // All of them at once: a server that waits in `accept` costs nothing.
+    let mut servers = Vec::new();
+    for (name, command) in commands {
+        let running = BackgroundServer::start(command).map_err(|e| format!("{name}: {e}"))?;
+        servers.push((name, running));
     }
-    Ok(rows)
+    // Round by round, every server once per round, rather than all the
+    // repeats of one server and then the next: a machine whose speed drifts
+    // during the run (a virtual machine sharing its host, a core warming
+    // up) then slows every server alike, and the ratios between them stay
+    // true. values[server][clients] collects one run per round.
+    let mut values = vec![vec![Vec::new(); plan.rate_clients.len()]; servers.len()];
+    for round in 1..=plan.repeats {
+        for (column, &clients) in plan.rate_clients.iter().enumerate() {
+            for (row, (name, running)) in servers.iter().enumerate() {
+                eprint!(
+                    "\rbench:   rate round {round}/{} x{clients} {name}      ",
+                    plan.repeats
+                );
+                let _ = io::stderr().flush();
+                let rate = exchange_rate(running.address, clients, plan.rate_window)
+                    .map_err(|e| format!("rate {name} x{clients}: {e}"))?;
+                values[row][column].push(rate);
+            }
+        }
+    }
+    eprintln!();
+    Ok(servers
+        .iter()
+        .zip(values)
+        .map(|((server, _), runs)| RateRow {
+            server,
+            by_clients: plan
+                .rate_clients
+                .iter()
+                .zip(runs)
+                .map(|(&clients, runs)| (clients, Figure::of(runs)))
+                .collect(),
+        })
+        .collect())
 }
 
 fn accumulate_rows(plan: &Plan, binaries: &Binaries) -> Result<Vec<AccumulateRow>, String> {

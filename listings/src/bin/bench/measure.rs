@@ -36,12 +36,20 @@ pub fn measure(
         values.push(once().map_err(|e| format!("{label}: {e}"))?);
     }
     eprintln!();
-    values.sort_by(f64::total_cmp);
-    Ok(Figure {
-        median: values[values.len() / 2],
-        min: values[0],
-        max: values[values.len() - 1],
-    })
+    Ok(Figure::of(values))
+}
+
+impl Figure {
+    /// The median, smallest and largest of `values`, of which there is at
+    /// least one.
+    pub fn of(mut values: Vec<f64>) -> Figure {
+        values.sort_by(f64::total_cmp);
+        Figure {
+            median: values[values.len() / 2],
+            min: values[0],
+            max: values[values.len() - 1],
+        }
+    }
 }
 
 pub fn mb_per_s(bytes: usize, took: Duration) -> f64 {

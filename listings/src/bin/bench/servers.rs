@@ -9,7 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use listings::protocol::{REPLY, REQUEST};
+use listings::protocol::{
+    REPLY, REPLY_SENT, REQUEST, SOCKET_NAME, SOCKET_PEER, WAITING, accepted, incoming,
+};
 use socket2::{Domain, Socket, Type};
 
 use crate::progress;
@@ -75,6 +77,13 @@ impl Binaries {
     pub fn floor(&self) -> Command {
         let mut command = Command::new(std::env::current_exe().unwrap_or_default());
         command.arg("floor-server");
+        command
+    }
+
+    /// The floor server, printing step 5's lines for every connection.
+    pub fn floor_printing(&self) -> Command {
+        let mut command = self.floor();
+        command.arg("--print");
         command
     }
 
@@ -212,7 +221,7 @@ fn listening(port: u16) -> io::Result<bool> {
 /// So the returned socket stays bound to the port without listening on it.
 /// Linux lets a second socket bind and listen on that port while neither is
 /// listening, provided both set SO_REUSEADDR, as every server here does
-/// (step 5, step 6 and peer.py explicitly, the floor through std's
+/// (steps 5 to 8 and peer.py explicitly, the floor through std's
 /// `TcpListener::bind`). Ports handed out to others, for binding or
 /// connecting, are never ones that a socket is bound to.
 fn reserve_port() -> io::Result<(Socket, SocketAddr)> {
@@ -226,16 +235,32 @@ fn reserve_port() -> io::Result<(Socket, SocketAddr)> {
     Ok((holder, address))
 }
 
-/// The least a server can do per connection, single-threaded like tcp.py.
-pub fn floor_server(port: u16) -> io::Result<()> {
+/// The least a server can do per connection, single-threaded like tcp.py;
+/// with `print`, it also prints step 5's lines for each connection (and
+/// asks for the socket's name to print), so that the two floors measured
+/// side by side show what printing costs a server.
+pub fn floor_server(port: u16, print: bool) -> io::Result<()> {
     // std sets SO_REUSEADDR on Linux, which lets this bind the held port.
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
     loop {
-        let (mut conn, _) = listener.accept()?;
+        let (mut conn, peer) = listener.accept()?;
+        if print {
+            println!("{}", accepted(peer));
+            println!("{SOCKET_NAME}{}", conn.local_addr()?);
+            println!("{SOCKET_PEER}{peer}");
+        }
         let mut request = [0; REQUEST.len()];
         // A broken client is the load generator's problem, not the floor's.
         if conn.read_exact(&mut request).is_ok() {
+            if print {
+                println!("{}", incoming(&request));
+            }
             let _ = conn.write_all(REPLY);
+        }
+        drop(conn);
+        if print {
+            println!("{REPLY_SENT}");
+            println!("{WAITING}");
         }
     }
 }
