@@ -98,7 +98,7 @@ pub fn draw(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, String> {
                     .filter_map(|row| match row.outcome {
                         Outcome::Held {
                             per_connection_kib, ..
-                        } => Some((row.connections, per_connection_kib)),
+                        } => Some((row.connections, per_connection_kib.max(0.0))),
                         _ => None,
                     })
                     .collect(),

@@ -201,7 +201,14 @@ fn idle_cells(row: &IdleRow) -> Vec<String> {
             vec![
                 mib(usage.rss_kib),
                 usage.threads.to_string(),
-                format!("{per_connection_kib:.1}"),
+                // Fewer connections than it takes for their memory to
+                // stand out from what the same server's RSS varies by on
+                // its own: the difference can even come out negative.
+                if *per_connection_kib < 0.1 {
+                    "< 0.1 (within the noise)".to_owned()
+                } else {
+                    format!("{per_connection_kib:.1}")
+                },
             ],
         ),
         Outcome::NotReached { reason, largest } => (
