@@ -20,8 +20,11 @@
 
 use std::net::TcpStream;
 
-use book_tests::Server;
+use std::process::Command;
+
 use book_tests::robust::{self, start};
+use book_tests::{Output, Server, bin, good_client, run};
+use listings::protocol::REPLY;
 use listings::protocol::SOCKET_PEER;
 
 // ---------------------------------------------------------------------------
@@ -74,8 +77,36 @@ fn step7_on_a_second_ctrl_c_exits_without_waiting() {
 }
 
 #[test]
-fn step7_survives_running_out_of_file_descriptors() {
-    robust::survives_running_out_of_file_descriptors("step7");
+fn step7_refuses_a_pool_larger_than_its_open_file_limit() {
+    // On Linux each worker waiting in `accept` holds a descriptor: a pool of
+    // 64 under a limit of 16 would fail in `accept` over and over while
+    // idle, so step 7 refuses it. A pool that fits has a descriptor for
+    // every connection it serves, and cannot run out.
+    let refused = run(
+        "prlimit",
+        [
+            "--nofile=16",
+            "--",
+            bin("step7").to_str().unwrap(),
+            "server",
+            "-p",
+            "0",
+        ],
+    );
+    let line = refused.one_line_error(1);
+    assert!(
+        line.contains("a pool of 64 workers needs 72 open files") && line.contains("may open 16"),
+        "{line}"
+    );
+    let mut fits = Command::new("prlimit");
+    fits.args(["--nofile=16", "--"]).arg(bin("step7"));
+    fits.args(["server", "-p", "0", "--max-connections", "8"]);
+    let mut server = Server::start_command(fits, Output::Apart).unwrap();
+    for n in 0..20 {
+        let reply = good_client(server.address).unwrap_or_else(|e| panic!("client {n}: {e}"));
+        assert_eq!(&reply, REPLY);
+    }
+    assert!(server.is_running());
 }
 
 #[test]

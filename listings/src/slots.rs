@@ -32,8 +32,9 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 pub struct Slots {
     limit: usize,
     state: Mutex<State>,
-    /// Signalled when a connection ends and when the server is told to stop:
-    /// the two things the accept loop may be waiting for.
+    /// Signalled when a connection ends with every slot taken, and when the
+    /// server is told to stop: the two things the accept loop may be
+    /// waiting for.
     changed: Condvar,
 }
 
@@ -119,8 +120,9 @@ impl Slots {
     pub fn finish(&self) -> Finished {
         let mut state = self.lock();
         // Only a count at the limit can keep `wait_for_room` waiting, so
-        // only then is there anyone to wake. (A wake-up is a system call
-        // even with nobody waiting, and this runs once per connection.)
+        // only then is there anyone to wake. (On Linux, std's `Condvar`
+        // makes a system call for every notify, even with nobody waiting,
+        // and this runs once per connection.)
         if state.in_progress >= self.limit {
             self.changed.notify_all();
         }

@@ -369,13 +369,22 @@ pub fn accepts_no_more_than_max_connections_at_once(step: &str) {
 // Ctrl-C
 // ---------------------------------------------------------------------------
 
-/// On Ctrl-C, with every slot taken, the server says it is stopping,
-/// refuses new clients at once, finishes the conversation in progress and
-/// exits with status 0.
+/// On Ctrl-C, with a conversation in progress, the server says it is
+/// stopping, refuses new clients at once, finishes the conversation and
+/// exits with status 0: with one slot, taken (step 6 and step 8 are then
+/// waiting for room, step 7's only worker is busy), and with four, when
+/// the rest of the server is waiting in `accept` (step 7: three workers)
+/// and must be woken there.
 pub fn on_ctrl_c_refuses_new_clients_and_finishes_the_one_in_progress(step: &str) {
-    // One slot, taken: on Ctrl-C the server is waiting for room, not in
-    // `accept`.
-    let mut server = start(step, &["--max-connections", "1", "--timeout", "30"]);
+    for slots in ["1", "4"] {
+        ctrl_c_with_one_conversation_in_progress(step, slots);
+    }
+}
+
+fn ctrl_c_with_one_conversation_in_progress(program: &str, slots: &str) {
+    let mut server = start(program, &["--max-connections", slots, "--timeout", "30"]);
+    // What the messages below name: the program and the case.
+    let step = format!("{program} --max-connections {slots}");
     let mut client = TcpStream::connect(server.address).unwrap();
     client.write_all(&REQUEST[..8]).unwrap();
     assert_eq!(

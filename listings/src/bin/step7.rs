@@ -71,6 +71,7 @@ fn listen(address: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
 // ANCHOR: server
 fn server(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
     let workers = options.max_connections.get();
+    pool_fits_open_file_limit(workers)?;
     // Clients beyond the pool wait in the backlog, as in step 6; on Ctrl-C,
     // so may the wake-up calls, up to one for each worker (see `close`).
     // Hence 128, as in step 6, or the pool's size if that is larger. (The
@@ -159,6 +160,42 @@ fn worker(listener: &SharedListener, slots: &Slots, timeout: Duration) {
     }
 }
 // ANCHOR_END: worker
+
+// ANCHOR: pool_fits
+/// Refuses a pool that could not wait in `accept` all at once.
+///
+/// On Linux, `accept` takes the file descriptor for the connection to come
+/// before it waits for one, so each worker waiting there holds one. In a
+/// pool larger than the process's limit of open files, the workers beyond
+/// it fail in `accept` at once (`EMFILE`), pause and fail again, with no
+/// client in sight. Wherever `accept` waits without one, a full pool still
+/// holds a descriptor per worker, one per connection. A pool is a ceiling
+/// chosen in advance; one that cannot be had is better refused at start-up,
+/// with the reason.
+#[cfg(unix)]
+fn pool_fits_open_file_limit(workers: usize) -> io::Result<()> {
+    let (soft_limit, _) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
+    // The program's own: the standard streams, the listener, the wake-up
+    // socket and the Ctrl-C handler's pipe, and a spare.
+    const OWN_FILES: u64 = 8;
+    let needed = u64::try_from(workers)
+        .unwrap_or(u64::MAX)
+        .saturating_add(OWN_FILES);
+    if needed > soft_limit {
+        return Err(io::Error::other(format!(
+            "a pool of {workers} workers needs {needed} open files, one for each worker \
+             waiting in accept, but this process may open {soft_limit} (see ulimit -n)"
+        )));
+    }
+    Ok(())
+}
+
+/// Windows has no such limit on sockets to read.
+#[cfg(not(unix))]
+fn pool_fits_open_file_limit(_workers: usize) -> io::Result<()> {
+    Ok(())
+}
+// ANCHOR_END: pool_fits
 
 /// How long a worker waits after `accept` failed for want of resources,
 /// before it tries again (step 6's pause).

@@ -160,13 +160,15 @@ fn listen(address: SocketAddr) -> io::Result<TcpListener> {
 // ANCHOR_END: listen
 
 // ANCHOR: server
+// ANCHOR: runtime
 fn server(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
     // The default runtime: one worker thread per core, which run the tasks,
     // and the I/O driver, which tells them when a socket is ready. The
     // accept loop, `serve`, is a task too, not run by this thread itself:
     // a task spawned from a worker thread is queued on that worker and
     // runs there next, where one spawned from outside the workers must be
-    // handed to one, which wakes it up: a system call per connection.
+    // handed to one and wake it: system calls on both sides, for every
+    // connection.
     // (This thread waits for `serve` to end; a panic in it, a `JoinError`
     // here, ends the program first.)
     let options = *options;
@@ -176,6 +178,7 @@ fn server(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
             .map_err(io::Error::other)?
     })
 }
+// ANCHOR_END: runtime
 
 async fn serve(address: SocketAddr, options: ServerOptions) -> io::Result<()> {
     // First, so that a Ctrl-C from anyone who has seen a line of ours is
@@ -296,9 +299,11 @@ impl InProgress {
     /// Counts a conversation that has ended; true if it was the last one
     /// and the server goes on: it is idle.
     fn finish(&self) -> bool {
-        // Each side writes its own field, then reads the other's: whichever
-        // comes second sees the first's change, so a conversation ending
-        // during Ctrl-C is counted by one side or the other.
+        // Each side writes its own field, then reads the other's, so at
+        // least one of them sees the other's write: a conversation that
+        // Ctrl-C's line counts as in progress never says "Waiting" after
+        // it. (One that ended a moment before may still say it, even after
+        // that line: a harmless race that steps 6 and 7 share.)
         self.count.fetch_sub(1, Ordering::SeqCst) == 1 && !self.stopping.load(Ordering::SeqCst)
     }
 
