@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Every check the book has, from a fresh clone on a fresh machine: installs
-# what is missing (python3, iproute2, node, npm and chromium through apt-get,
-# a pinned mdbook through cargo), then runs the lints, the tests, the build,
-# a link check and a browser test of the built book, and mdbook's own test
-# of the book.
+# what is missing (python3, iproute2, node, npm, chromium and poppler-utils
+# through apt-get, a pinned mdbook through cargo), then runs the lints, the
+# tests, the build, a browser test of the built book, mdbook's own test of
+# the book, the PDF of the book and its check, and a link check.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -55,9 +55,6 @@ if grep -E '(WARN|ERROR)' target/mdbook-build.log; then
     exit 1
 fi
 
-step "link check of the built book (offline: relative links and #fragments)"
-node tests/browser/link-check.mjs book
-
 # The browser test drives Debian's chromium, or the Chromium or Chrome that
 # CHROMIUM names (the GitHub workflow points it at the runner's Chrome).
 if [ -z "${CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
@@ -78,6 +75,29 @@ node tests/browser/browser-test.mjs book target/browser
 
 step "mdbook test"
 bash tests/mdbook-test.sh
+
+# The PDF: the print page printed by the same Chromium, then read back.
+if ! command -v pdftotext >/dev/null; then
+    step "installing poppler-utils (pdftotext reads the PDF back)"
+    if [ "$(id -u)" -eq 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils
+    elif sudo -n true 2>/dev/null; then
+        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils
+    else
+        echo "ci.sh: pdftotext is missing; as root: apt-get install poppler-utils" >&2
+        exit 1
+    fi
+fi
+
+step "PDF: book/tcp-book.pdf from book/print.html in headless Chromium"
+node tests/pdf/build-pdf.mjs book book/tcp-book.pdf
+
+step "PDF check: every title, every chapter on a page of its own, every listing's first line"
+python3 tests/pdf/check-pdf.py book/tcp-book.pdf
+
+# After the PDF, which the introduction links to.
+step "link check of the built book (offline: relative links and #fragments)"
+node tests/browser/link-check.mjs book
 
 echo
 echo "All checks passed."

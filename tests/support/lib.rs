@@ -723,3 +723,32 @@ pub fn answer_once(reply: &'static [u8]) -> (SocketAddr, JoinHandle<()>) {
 
 pub mod include;
 pub mod robust;
+
+/// The path of an exercise's program, from the `exercises` crate
+/// (`exercises/src/bin/<name>.rs`), built on first use like [`bin`]'s.
+pub fn exercise(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test executable has a path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("tests run from target/<profile>/deps");
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .current_dir(repo())
+            .args(["build", "--quiet", "-p", "exercises", "--bins"]);
+        if profile_dir.file_name() == Some(OsStr::new("release")) {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo runs");
+        assert!(status.success(), "building the exercises failed");
+        profile_dir.to_path_buf()
+    });
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{name} is not a program of the exercises crate (exercises/src/bin/{name}.rs)"
+    );
+    path
+}

@@ -1,0 +1,199 @@
+//! The exercises of "When clients misbehave"
+//! (src/step6-misbehaving-clients.md): a shorter deadline for a client's
+//! first byte, and a limit on the connections from one address.
+//!
+//! Each check starts the server with a `--timeout` of 60 seconds, longer
+//! than a check waits for anything ([`PATIENCE`]): whatever a check sees
+//! happen to a connection, step 6's deadline cannot be what did it.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use book_tests::{Output, PATIENCE, Server};
+use listings::protocol::{REPLY, REQUEST, WAITING, accepted};
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// `program` started as a server with `args`, once it has said where it
+/// listens and that it is waiting.
+///
+/// The checks go by what the server does to connections and by the lines
+/// on its standard output, not by its standard error: written unbuffered,
+/// a line there can reach a terminal (or a pipe shared with standard
+/// output) in pieces, among the lines that other threads print.
+fn start(program: &Path, args: &[&str]) -> Result<Server, String> {
+    let mut command = Command::new(program);
+    command.args(args);
+    let mut server = Server::start_command(command, Output::Apart)?;
+    next_line_until(&mut server, |line| line == WAITING)?;
+    Ok(server)
+}
+
+/// Why no line came: the server ended, or went quiet; with the last lines
+/// it printed, where a program that panicked has said why.
+fn silence(server: &mut Server) -> String {
+    let last = server.stdout[server.stdout.len().saturating_sub(3)..].to_vec();
+    if server.is_running() {
+        format!("the server printed nothing more within {PATIENCE:?}; its last lines: {last:?}")
+    } else {
+        format!("the server ended; its last lines: {last:?}")
+    }
+}
+
+/// The server's next line, or why there is none.
+fn next_line(server: &mut Server) -> Result<String, String> {
+    server
+        .next_stdout_line_within(PATIENCE)
+        .ok_or_else(|| silence(server))
+}
+
+/// Reads the server's lines until one that `wanted` accepts, and returns it.
+fn next_line_until(server: &mut Server, wanted: impl Fn(&str) -> bool) -> Result<String, String> {
+    loop {
+        let line = next_line(server)?;
+        if wanted(&line) {
+            return Ok(line);
+        }
+    }
+}
+
+/// A connection from `from` (any port) to `to`, whose reads give up after
+/// [`PATIENCE`], and its local address.
+fn connect_from(from: IpAddr, to: SocketAddr) -> Result<(TcpStream, SocketAddr), String> {
+    let failed = |e: std::io::Error| format!("cannot connect from {from} to {to}: {e}");
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).map_err(failed)?;
+    socket
+        .bind(&SocketAddr::new(from, 0).into())
+        .map_err(failed)?;
+    socket.connect(&to.into()).map_err(failed)?;
+    let conn = TcpStream::from(socket);
+    conn.set_read_timeout(Some(PATIENCE)).map_err(failed)?;
+    let name = conn.local_addr().map_err(failed)?;
+    Ok((conn, name))
+}
+
+/// Connects from 127.0.0.1 and waits until the server has accepted it.
+fn accepted_client(server: &mut Server) -> Result<(TcpStream, SocketAddr), String> {
+    let (conn, name) = connect_from(Ipv4Addr::LOCALHOST.into(), server.address)?;
+    next_line_until(server, |line| line == accepted(name))
+        .map_err(|why| format!("waiting for the server to accept {name}: {why}"))?;
+    Ok((conn, name))
+}
+
+/// Whether the server has closed `conn`: a read finds the end of the
+/// stream, or the reset of a close with data unread.
+fn closed_by_server(conn: &mut TcpStream) -> bool {
+    match conn.read(&mut [0; 1]) {
+        Ok(0) => true,
+        Err(e) => e.kind() == ErrorKind::ConnectionReset,
+        Ok(_) => false,
+    }
+}
+
+/// Sends the rest of the request on `conn` (all but `sent` bytes of it) and
+/// reads the reply.
+fn finish_exchange(conn: &mut TcpStream, sent: usize) -> Result<(), String> {
+    conn.write_all(&REQUEST[sent..])
+        .map_err(|e| format!("sending the request: {e}"))?;
+    let mut reply = [0; 16];
+    conn.read_exact(&mut reply)
+        .map_err(|e| format!("reading the reply: {e}"))?;
+    if &reply != REPLY {
+        return Err(format!("the reply was b'{}'", reply.escape_ascii()));
+    }
+    Ok(())
+}
+
+fn first_byte(program: &Path) -> Result<(), String> {
+    let args = [
+        "server",
+        "-p",
+        "0",
+        "--timeout",
+        "60",
+        "--first-byte-timeout",
+        "1",
+    ];
+    let mut server = start(program, &args)?;
+    // One client starts at once, and will take its time over the rest...
+    let (mut started, _) = accepted_client(&mut server)?;
+    started
+        .write_all(&REQUEST[..1])
+        .map_err(|e| format!("sending a first byte: {e}"))?;
+    // ...and one says nothing. It was accepted after the first, so by the
+    // time its first-byte deadline has passed, the first's has too.
+    let (mut silent, _) = accepted_client(&mut server)?;
+    // The deadline of 60 seconds would come long after PATIENCE.
+    if !closed_by_server(&mut silent) {
+        return Err(format!(
+            "with --first-byte-timeout 1, a client that sent nothing should be dropped after \
+             a second; it was still connected after {PATIENCE:?}"
+        ));
+    }
+    finish_exchange(&mut started, 1).map_err(|why| {
+        format!(
+            "the client that sent its first byte at once and the rest after the first-byte \
+             deadline should be served (once a byte has come, --timeout is the deadline, 60 s \
+             here); {why}"
+        )
+    })
+}
+
+fn per_address(program: &Path) -> Result<(), String> {
+    let args = [
+        "server",
+        "-p",
+        "0",
+        "--timeout",
+        "60",
+        "--max-per-address",
+        "2",
+    ];
+    let mut server = start(program, &args)?;
+    let (mut first, _) = accepted_client(&mut server)?;
+    let (_second, _) = accepted_client(&mut server)?;
+
+    // A third from 127.0.0.1: accepted and closed at once. (Taken and
+    // served, it would wait for its request until the deadline of 60
+    // seconds, long after PATIENCE.)
+    let (mut third, _) = connect_from(Ipv4Addr::LOCALHOST.into(), server.address)?;
+    if !closed_by_server(&mut third) {
+        return Err(format!(
+            "with --max-per-address 2 and two connections from 127.0.0.1 in progress, \
+             the server should close a third at once; it was still open after {PATIENCE:?}"
+        ));
+    }
+
+    // Another address has its own count.
+    let (mut other, other_name) = connect_from(Ipv4Addr::new(127, 0, 0, 2).into(), server.address)?;
+    finish_exchange(&mut other, 0).map_err(|why| {
+        format!(
+            "a client from {other_name} should be served while 127.0.0.1 is at its limit; {why}"
+        )
+    })?;
+
+    // Once one of 127.0.0.1's connections ends, it may have another. The
+    // count drops a moment after the server's last line about the first,
+    // so a refusal meanwhile is tried again.
+    finish_exchange(&mut first, 0)
+        .map_err(|why| format!("the first client from 127.0.0.1 should be served; {why}"))?;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (mut again, _) = connect_from(Ipv4Addr::LOCALHOST.into(), server.address)?;
+        match finish_exchange(&mut again, 0) {
+            Ok(()) => return Ok(()),
+            Err(why) if Instant::now() > deadline => {
+                return Err(format!(
+                    "after one of its two connections ended, 127.0.0.1 should have room \
+                     for another; {why}"
+                ));
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+exercise!(step6_1_first_byte, super::first_byte);
+exercise!(step6_2_per_address, super::per_address);
