@@ -60,6 +60,7 @@ macro_rules! exercise {
 mod deadlock;
 mod framing;
 mod halfclose;
+mod many;
 mod step1;
 mod step2;
 mod step3;
