@@ -15,6 +15,8 @@ use std::process::Command;
 use book_tests::{Finished, Output, PATIENCE, Server, bin, python, repo, reset, run_command};
 use listings::protocol::WAITING;
 
+use super::support::next_line_until;
+
 /// How long a client may see nothing move before it gives up: far longer
 /// than anything takes that is not stuck.
 const STALL_AFTER: &str = "10";
@@ -23,29 +25,6 @@ const STALL_AFTER: &str = "10";
 fn start(mut command: Command) -> Result<Server, String> {
     command.env("PYTHONUNBUFFERED", "1");
     Server::start_command(command, Output::Merged)
-}
-
-/// Why no line came: the server ended, or went quiet; with the last lines
-/// it printed, where a program that panicked has said why.
-fn silence(server: &mut Server) -> String {
-    let last = server.stdout[server.stdout.len().saturating_sub(3)..].to_vec();
-    if server.is_running() {
-        format!("the server printed nothing more within {PATIENCE:?}; its last lines: {last:?}")
-    } else {
-        format!("the server ended; its last lines: {last:?}")
-    }
-}
-
-/// The server's next line that `wanted` accepts.
-fn next_line_until(server: &mut Server, wanted: impl Fn(&str) -> bool) -> Result<String, String> {
-    loop {
-        let line = server
-            .next_stdout_line_within(PATIENCE)
-            .ok_or_else(|| silence(server))?;
-        if wanted(&line) {
-            return Ok(line);
-        }
-    }
 }
 
 /// `tests/peer_deadlock.py` with `args`.

@@ -67,4 +67,5 @@ mod step3;
 mod step4;
 mod step5;
 mod step6;
+mod support;
 mod watching;

@@ -12,6 +12,8 @@ use listings::protocol::{
     REPLY, REPLY_SENT, REQUEST, SOCKET_PEER, accepted, closed_early, server_said,
 };
 
+use super::support::lines_until;
+
 /// `program args...` started as a server, its output read as `output` says:
 /// [`Output::Merged`] where the check waits for an `error:` line. (Written
 /// unbuffered, a line on standard error can arrive in pieces among other
@@ -20,31 +22,6 @@ fn start(program: &Path, args: &[&str], output: Output) -> Result<Server, String
     let mut command = Command::new(program);
     command.args(args);
     Server::start_command(command, output)
-}
-
-/// Why no line came: the server ended, or went quiet.
-fn silence(server: &mut Server) -> String {
-    let last = server.stdout[server.stdout.len().saturating_sub(3)..].to_vec();
-    if server.is_running() {
-        format!("the server printed nothing more within {PATIENCE:?}; its last lines: {last:?}")
-    } else {
-        format!("the server ended; its last lines: {last:?}")
-    }
-}
-
-/// Reads the server's lines until one that `wanted` accepts; returns the
-/// lines before it.
-fn lines_until(server: &mut Server, wanted: impl Fn(&str) -> bool) -> Result<Vec<String>, String> {
-    let mut before = Vec::new();
-    loop {
-        let line = server
-            .next_stdout_line_within(PATIENCE)
-            .ok_or_else(|| silence(server))?;
-        if wanted(&line) {
-            return Ok(before);
-        }
-        before.push(line);
-    }
 }
 
 /// Runs step 4's client against `port` and checks that it got the reply.

@@ -13,7 +13,7 @@ use std::path::Path;
 use book_tests::{Server, bin};
 use listings::protocol::{REQUEST, repr};
 
-use super::step1::{expect_reply, next_message, run_program};
+use super::support::{expect_reply, next_message, run_program};
 
 /// Runs `program` as a client of a step 4 server once for each limit, and
 /// checks that the server got the request whole and that the client said

@@ -19,7 +19,7 @@ use std::time::Duration;
 use book_tests::PATIENCE;
 use listings::protocol::REPLY;
 
-use super::step1::{failed, one_error_line, run_program};
+use super::support::{failed, one_error_line, run_program};
 
 /// The count in a client's error line, `... X of SIZE bytes ...`.
 fn count_in(line: &str, size: usize) -> Result<usize, String> {

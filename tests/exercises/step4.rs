@@ -14,7 +14,7 @@ use listings::protocol::{
     INCOMING, REPLY, REPLY_SENT, REQUEST, SOCKET_PEER, closed_early, incoming,
 };
 
-use super::step1::{
+use super::support::{
     connect, expect_reply, failed, one_error_line, run_program, start_server, wait_for_line,
     wait_until_read,
 };

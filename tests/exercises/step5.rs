@@ -14,6 +14,8 @@ use std::time::Instant;
 use book_tests::{Output, PATIENCE, Server, run_command, ss, tcp_table_row};
 use listings::protocol::{REPLY, REQUEST, WAITING, accepted};
 
+use super::support::next_line;
+
 /// `/proc/net/tcp`'s number for TIME_WAIT.
 const TIME_WAIT: &str = "06";
 
@@ -23,24 +25,6 @@ fn start(program: &Path, args: &[&str]) -> Result<Server, String> {
     let mut command = Command::new(program);
     command.args(args);
     Server::start_command(command, Output::Apart)
-}
-
-/// Why no line came: the server ended, or went quiet; with the last lines
-/// it printed, where a program that panicked has said why.
-fn silence(server: &mut Server) -> String {
-    let last = server.stdout[server.stdout.len().saturating_sub(3)..].to_vec();
-    if server.is_running() {
-        format!("the server printed nothing more within {PATIENCE:?}; its last lines: {last:?}")
-    } else {
-        format!("the server ended; its last lines: {last:?}")
-    }
-}
-
-/// The server's next line, or why there is none.
-fn next_line(server: &mut Server) -> Result<String, String> {
-    server
-        .next_stdout_line_within(PATIENCE)
-        .ok_or_else(|| silence(server))
 }
 
 /// Reads the server's lines until `line`.

@@ -16,6 +16,8 @@ use book_tests::{Output, PATIENCE, Server};
 use listings::protocol::{REPLY, REQUEST, WAITING, accepted};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::support::next_line_until;
+
 /// `program` started as a server with `args`, once it has said where it
 /// listens and that it is waiting.
 ///
@@ -29,34 +31,6 @@ fn start(program: &Path, args: &[&str]) -> Result<Server, String> {
     let mut server = Server::start_command(command, Output::Apart)?;
     next_line_until(&mut server, |line| line == WAITING)?;
     Ok(server)
-}
-
-/// Why no line came: the server ended, or went quiet; with the last lines
-/// it printed, where a program that panicked has said why.
-fn silence(server: &mut Server) -> String {
-    let last = server.stdout[server.stdout.len().saturating_sub(3)..].to_vec();
-    if server.is_running() {
-        format!("the server printed nothing more within {PATIENCE:?}; its last lines: {last:?}")
-    } else {
-        format!("the server ended; its last lines: {last:?}")
-    }
-}
-
-/// The server's next line, or why there is none.
-fn next_line(server: &mut Server) -> Result<String, String> {
-    server
-        .next_stdout_line_within(PATIENCE)
-        .ok_or_else(|| silence(server))
-}
-
-/// Reads the server's lines until one that `wanted` accepts, and returns it.
-fn next_line_until(server: &mut Server, wanted: impl Fn(&str) -> bool) -> Result<String, String> {
-    loop {
-        let line = next_line(server)?;
-        if wanted(&line) {
-            return Ok(line);
-        }
-    }
 }
 
 /// A connection from `from` (any port) to `to`, whose reads give up after

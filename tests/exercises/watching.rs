@@ -11,7 +11,7 @@ use std::thread;
 use book_tests::{Output, PATIENCE, Server, bin, chopper};
 use listings::protocol::{INCOMING, REPLY, REQUEST, repr};
 
-use super::step1::{
+use super::support::{
     connect, expect_reply, failed, next_message, run_program, start, start_server, wait_for_line,
 };
 
