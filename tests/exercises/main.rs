@@ -61,6 +61,7 @@ mod deadlock;
 mod framing;
 mod halfclose;
 mod many;
+mod sidebyside;
 mod step1;
 mod step2;
 mod step3;
