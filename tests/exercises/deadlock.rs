@@ -15,7 +15,7 @@ use std::process::Command;
 use book_tests::{Finished, Output, PATIENCE, Server, bin, python, repo, reset, run_command};
 use listings::protocol::WAITING;
 
-use super::support::next_line_until;
+use super::support::{next_line_until, with_last_words};
 
 /// How long a client may see nothing move before it gives up: far longer
 /// than anything takes that is not stuck.
@@ -97,7 +97,13 @@ fn server_reads_ahead(program: &Path) -> Result<(), String> {
     let mut command = Command::new(program);
     command.args(["server", "-p", "0", "--buffers", "65536"]);
     let mut server = start(command)?;
-    next_line_until(&mut server, |line| line == WAITING)?;
+    echoes_for_naive_clients(&mut server).map_err(|why| with_last_words(why, server))
+}
+
+/// `deadlock`'s naive client, a client that resets, and the Python peer's
+/// naive client, one after the other.
+fn echoes_for_naive_clients(server: &mut Server) -> Result<(), String> {
+    next_line_until(server, |line| line == WAITING)?;
     let port = server.port();
 
     // `deadlock`'s naive client: everything, then the reply.
@@ -112,7 +118,7 @@ fn server_reads_ahead(program: &Path) -> Result<(), String> {
     ]);
     client(naive, "Received all 3000000 bytes back, upper-cased")
         .map_err(|why| format!("`deadlock client --bytes 3000000 --buffers 65536`: {why}"))?;
-    echoed(&mut server, 3_000_000)?;
+    echoed(server, 3_000_000)?;
 
     // A client that resets the connection while the server has plenty
     // to write back to it costs that connection only.
@@ -121,7 +127,7 @@ fn server_reads_ahead(program: &Path) -> Result<(), String> {
     rude.set_write_timeout(Some(PATIENCE)).map_err(failed)?;
     rude.write_all(&[b'x'; 100_000]).map_err(failed)?;
     reset(rude);
-    next_line_until(&mut server, |line| line.starts_with("error: "))
+    next_line_until(server, |line| line.starts_with("error: "))
         .map_err(|why| format!("waiting for the line about a client that reset: {why}"))?;
 
     // The Python peer's naive client, next.
@@ -141,7 +147,7 @@ fn server_reads_ahead(program: &Path) -> Result<(), String> {
     .map_err(|why| {
         format!("after a client that reset, tests/peer_deadlock.py's naive client: {why}")
     })?;
-    echoed(&mut server, 3_000_000)
+    echoed(server, 3_000_000)
 }
 
 exercise!(deadlock_1_scoped_reader, super::scoped_reader);

@@ -10,7 +10,7 @@ use book_tests::{Output, PATIENCE, Server, chopper};
 use listings::messages::{describe, reply_to};
 use listings::protocol::WAITING;
 
-use super::support::next_line_until;
+use super::support::{next_line_until, with_last_words};
 
 /// `program` started as a server with `args`, its standard error merged
 /// into its standard output, once it has said where it listens and that it
@@ -199,12 +199,17 @@ fn served(server: &mut Server, messages: &[&[u8]]) -> Result<(), String> {
 
 fn many_frames(program: &Path) -> Result<(), String> {
     let mut server = start(program, &["server", "-p", "0"])?;
+    frames_in_turn(&mut server).map_err(|why| with_last_words(why, server))
+}
 
+/// Three frames on one connection, straight and through a relay that
+/// delivers each byte on its own; then a frame and half a length.
+fn frames_in_turn(server: &mut Server) -> Result<(), String> {
     // Three frames in one write, an empty one among them.
     let messages: [&[u8]; 3] = [b"one", b"", b"three"];
     let (mut conn, _) = connect(server.address)?;
     frames_exchange(&mut conn, &messages)?;
-    served(&mut server, &messages)?;
+    served(server, &messages)?;
 
     // Every byte a segment of its own, both ways: lengths come in pieces.
     let relay = chopper(server.address.port(), &["--chunk", "1", "--both"]);
@@ -212,7 +217,7 @@ fn many_frames(program: &Path) -> Result<(), String> {
     let (mut conn, _) = connect(relay.address)?;
     frames_exchange(&mut conn, &messages)
         .map_err(|why| format!("through `chopper --chunk 1 --both`: {why}"))?;
-    served(&mut server, &messages)
+    served(server, &messages)
         .map_err(|why| format!("through `chopper --chunk 1 --both`: {why}"))?;
 
     // A frame, then 2 bytes of a length, then the end: a broken frame.
@@ -224,7 +229,7 @@ fn many_frames(program: &Path) -> Result<(), String> {
         .and_then(|()| conn.shutdown(Shutdown::Write))
         .map_err(|e| format!("sending half a length: {e}"))?;
     let error = format!("error: connection from {name}: ");
-    let line = next_line_until(&mut server, |line| {
+    let line = next_line_until(server, |line| {
         line == "  Closing socket" || line.starts_with(&error)
     })?;
     if !line.starts_with(&error) {

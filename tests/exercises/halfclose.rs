@@ -13,7 +13,7 @@ use book_tests::{Output, PATIENCE, Server, bin, run_command};
 use listings::messages::describe;
 use listings::protocol::{REPLY, REQUEST, WAITING};
 
-use super::support::next_line_until;
+use super::support::{next_line_until, with_last_words};
 
 /// `command` started as a server, its standard error merged into its
 /// standard output, once it has said where it listens and that it waits.
@@ -156,11 +156,16 @@ fn lingering_close(program: &Path) -> Result<(), String> {
     let mut command = Command::new(program);
     command.args(["server", "-p", "0", "--timeout", "60"]);
     let mut server = start(command)?;
+    three_clients(&mut server).map_err(|why| with_last_words(why, server))
+}
 
+/// A client that sends 1 MiB more than its request, one that reads to the
+/// end of file before it closes, and step 6's client.
+fn three_clients(server: &mut Server) -> Result<(), String> {
     // A client that sends 1 MiB more than the request, then its end of
     // file, and reads the reply to the server's.
     const EXTRA: usize = 1 << 20;
-    let mut greedy = connect(&server)?;
+    let mut greedy = connect(server)?;
     let mut sent = REQUEST.to_vec();
     sent.resize(16 + EXTRA, b'x');
     greedy
@@ -176,11 +181,11 @@ fn lingering_close(program: &Path) -> Result<(), String> {
             reply.escape_ascii()
         ));
     }
-    discarded(&mut server, EXTRA)?;
+    discarded(server, EXTRA)?;
 
     // A client that reads the reply to the server's end of file before it
     // closes its own side: the FIN must come right after the reply.
-    let mut reader = connect(&server)?;
+    let mut reader = connect(server)?;
     reader
         .write_all(REQUEST)
         .map_err(|e| format!("sending the request: {e}"))?;
@@ -200,7 +205,7 @@ fn lingering_close(program: &Path) -> Result<(), String> {
         ));
     }
     drop(reader);
-    discarded(&mut server, 0)?;
+    discarded(server, 0)?;
 
     // Step 6's client, which closes once it has its 16 bytes.
     let mut step6 = Command::new(bin("step6"));
@@ -212,7 +217,7 @@ fn lingering_close(program: &Path) -> Result<(), String> {
             finished.stdout, finished.stderr
         ));
     }
-    discarded(&mut server, 0)
+    discarded(server, 0)
 }
 
 exercise!(halfclose_1_send_file, super::send_file);

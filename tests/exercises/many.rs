@@ -2,7 +2,7 @@
 //! `recvall` written with `.await`, and a pool of workers sharing one
 //! listener.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Command;
@@ -12,7 +12,7 @@ use listings::protocol::{
     REPLY, REPLY_SENT, REQUEST, SOCKET_PEER, accepted, closed_early, server_said,
 };
 
-use super::support::lines_until;
+use super::support::{lines_until, with_last_words};
 
 /// `program args...` started as a server, its output read as `output` says:
 /// [`Output::Merged`] where the check waits for an `error:` line. (Written
@@ -41,6 +41,19 @@ fn step4_client(port: u16, through: &str) -> Result<(), String> {
 
 fn async_recvall(program: &Path) -> Result<(), String> {
     let mut server = start(program, &["server", "-p", "0"], Output::Merged)?;
+    served_and_closed_early(&mut server).map_err(|why| with_last_words(why, server))?;
+
+    // A client that sends 5 bytes and then nothing, against a deadline of
+    // a second: the server must give up on it.
+    let args = ["server", "-p", "0", "--timeout", "1"];
+    let mut server = start(program, &args, Output::Merged)?;
+    deadline_passes(&mut server).map_err(|why| with_last_words(why, server))
+}
+
+/// Step 4's client served, straight and behind `chopper --chunk 1`; a
+/// client that sends 5 bytes and closes refused with step 6's words; and
+/// step 4's client served after it.
+fn served_and_closed_early(server: &mut Server) -> Result<(), String> {
     let port = server.address.port();
     step4_client(port, "connected straight to the server")?;
     let relay = chopper(port, &["--chunk", "1"]);
@@ -53,7 +66,7 @@ fn async_recvall(program: &Path) -> Result<(), String> {
     early.write_all(&REQUEST[..5]).map_err(failed)?;
     early.shutdown(Shutdown::Write).map_err(failed)?;
     let why = closed_early(16, 5);
-    lines_until(&mut server, |line| {
+    lines_until(server, |line| {
         line.starts_with("error:") && line.contains(&why)
     })
     .map_err(|e| {
@@ -72,6 +85,47 @@ fn async_recvall(program: &Path) -> Result<(), String> {
         ));
     }
     step4_client(port, "after a client that closed early")
+}
+
+/// Against `--timeout 1`: a client that sends 5 bytes and then waits is
+/// closed, and the server prints an `error:` line about it.
+fn deadline_passes(server: &mut Server) -> Result<(), String> {
+    let failed = |e: std::io::Error| format!("the client that sends 5 bytes and waits: {e}");
+    let mut slow = TcpStream::connect(server.address).map_err(failed)?;
+    slow.set_read_timeout(Some(PATIENCE)).map_err(failed)?;
+    let name = slow.local_addr().map_err(failed)?;
+    slow.write_all(&REQUEST[..5]).map_err(failed)?;
+    // The server closes the connection, with or without the reset of a
+    // close with data unread; a read that times out means it did not.
+    let mut rest = Vec::new();
+    match slow.read_to_end(&mut rest) {
+        Ok(_) if rest.is_empty() => {}
+        Ok(_) => {
+            return Err(format!(
+                "the client that sent 5 bytes and waited got b'{}' instead of a closed \
+                 connection",
+                rest.escape_ascii()
+            ));
+        }
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        Err(e) => {
+            return Err(format!(
+                "with --timeout 1, a client that sent 5 bytes and then nothing should be \
+                 dropped after a second; after {PATIENCE:?} its read said: {e}"
+            ));
+        }
+    }
+    let about = format!("{name}:");
+    lines_until(server, |line| {
+        line.starts_with("error:") && line.contains(&about)
+    })
+    .map_err(|e| {
+        format!(
+            "once the deadline had passed for {name}, the server should print an `error:` \
+                 line about it; {e}"
+        )
+    })?;
+    Ok(())
 }
 
 /// Connects to `address` and waits until the server has started the
@@ -96,11 +150,14 @@ fn exchange(conn: &mut TcpStream) -> std::io::Result<[u8; 16]> {
 }
 
 fn worker_pool(program: &Path) -> Result<(), String> {
-    let mut server = start(
-        program,
-        &["server", "-p", "0", "--workers", "3", "--timeout", "60"],
-        Output::Apart,
-    )?;
+    let args = ["server", "-p", "0", "--workers", "3", "--timeout", "60"];
+    let mut server = start(program, &args, Output::Apart)?;
+    pool_of_three(&mut server).map_err(|why| with_last_words(why, server))
+}
+
+/// Against `--workers 3`: as many threads after 10 clients and while 3 are
+/// in progress as before; a fourth client accepted only once one is done.
+fn pool_of_three(server: &mut Server) -> Result<(), String> {
     // The pool has started before the server says where it listens.
     let before = server.threads();
     for n in 1..=10 {
@@ -121,7 +178,7 @@ fn worker_pool(program: &Path) -> Result<(), String> {
     // Three clients that say nothing hold the three workers...
     let mut silent = Vec::new();
     for _ in 0..3 {
-        silent.push(silent_client(&mut server)?);
+        silent.push(silent_client(server)?);
     }
     let busy = server.threads();
     if busy != before {
@@ -145,7 +202,7 @@ fn worker_pool(program: &Path) -> Result<(), String> {
             ));
         }
     }
-    let lines = lines_until(&mut server, |line| line == accepted(fourth_name))
+    let lines = lines_until(server, |line| line == accepted(fourth_name))
         .map_err(|e| format!("waiting for the fourth client to be accepted: {e}"))?;
     if !lines.iter().any(|line| line == REPLY_SENT) {
         return Err(format!(

@@ -141,7 +141,8 @@ fn probe_against(program: &Path, options: &[&str], backlog: u32) -> Result<(), S
     let (_, asked) = listen_queue(&port)?;
     if asked != backlog {
         return Err(format!(
-            "server {options:?}: ss shows a backlog of {asked} (Send-Q), not {backlog}"
+            "server {options:?}: ss shows a backlog of {asked} (Send-Q), not {backlog}: \
+             does `listen` get the backlog?"
         ));
     }
     // Accepted, and then waited on forever: the server takes no one else.

@@ -16,7 +16,7 @@ use book_tests::{Output, PATIENCE, Server};
 use listings::protocol::{REPLY, REQUEST, WAITING, accepted};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::support::next_line_until;
+use super::support::{next_line_until, with_last_words};
 
 /// `program` started as a server with `args`, once it has said where it
 /// listens and that it is waiting.
@@ -80,6 +80,18 @@ fn finish_exchange(conn: &mut TcpStream, sent: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Runs `check` against `program` started as a server with `args`. When
+/// the check fails, the reason gets the server's last lines on standard
+/// error (a panic's message among them), read once the server has stopped.
+fn against(
+    program: &Path,
+    args: &[&str],
+    check: impl FnOnce(&mut Server) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut server = start(program, args)?;
+    check(&mut server).map_err(|why| with_last_words(why, server))
+}
+
 fn first_byte(program: &Path) -> Result<(), String> {
     let args = [
         "server",
@@ -90,15 +102,43 @@ fn first_byte(program: &Path) -> Result<(), String> {
         "--first-byte-timeout",
         "1",
     ];
-    let mut server = start(program, &args)?;
+    against(program, &args, two_clients)?;
+    // The other way round: the first-byte deadline must not stretch the
+    // conversation past --timeout's.
+    let args = [
+        "server",
+        "-p",
+        "0",
+        "--timeout",
+        "1",
+        "--first-byte-timeout",
+        "60",
+    ];
+    against(program, &args, |server| {
+        let (mut silent, _) = accepted_client(server)?;
+        if closed_by_server(&mut silent) {
+            Ok(())
+        } else {
+            Err(format!(
+                "with --timeout 1 and --first-byte-timeout 60, a client that sent nothing \
+                 should be dropped after a second (--timeout still holds); it was still \
+                 connected after {PATIENCE:?}"
+            ))
+        }
+    })
+}
+
+/// A client that sends its first byte at once and the rest late, and one
+/// that says nothing, against `--timeout 60 --first-byte-timeout 1`.
+fn two_clients(server: &mut Server) -> Result<(), String> {
     // One client starts at once, and will take its time over the rest...
-    let (mut started, _) = accepted_client(&mut server)?;
+    let (mut started, _) = accepted_client(server)?;
     started
         .write_all(&REQUEST[..1])
         .map_err(|e| format!("sending a first byte: {e}"))?;
     // ...and one says nothing. It was accepted after the first, so by the
     // time its first-byte deadline has passed, the first's has too.
-    let (mut silent, _) = accepted_client(&mut server)?;
+    let (mut silent, _) = accepted_client(server)?;
     // The deadline of 60 seconds would come long after PATIENCE.
     if !closed_by_server(&mut silent) {
         return Err(format!(
@@ -125,9 +165,14 @@ fn per_address(program: &Path) -> Result<(), String> {
         "--max-per-address",
         "2",
     ];
-    let mut server = start(program, &args)?;
-    let (mut first, _) = accepted_client(&mut server)?;
-    let (_second, _) = accepted_client(&mut server)?;
+    against(program, &args, two_per_address)
+}
+
+/// Against `--max-per-address 2`: two connections from 127.0.0.1, a third
+/// refused, another address served, and room again once one has ended.
+fn two_per_address(server: &mut Server) -> Result<(), String> {
+    let (mut first, _) = accepted_client(server)?;
+    let (_second, _) = accepted_client(server)?;
 
     // A third from 127.0.0.1: accepted and closed at once. (Taken and
     // served, it would wait for its request until the deadline of 60

@@ -47,14 +47,15 @@ pub(crate) fn wait_for_line(
 ) -> Result<(String, Vec<String>), String> {
     let mut before = Vec::new();
     loop {
+        let asked = Instant::now();
         match server.next_stdout_line_within(PATIENCE) {
             Some(line) if wanted(&line) => return Ok((line, before)),
             Some(line) => before.push(line),
             None => {
-                let then = if server.is_running() {
-                    format!("nothing more within {PATIENCE:?}")
-                } else {
+                let then = if has_ended(server, asked) {
                     "it ended".to_owned()
+                } else {
+                    format!("nothing more within {PATIENCE:?}")
                 };
                 return Err(format!(
                     "the server printed no {what}: it printed {before:?}, then {then}"
@@ -132,22 +133,38 @@ pub(crate) fn wait_until_read(server: SocketAddr, client: SocketAddr) -> Result<
     Ok(())
 }
 
+/// Whether the server has ended, once a wait for its next line that began
+/// at `asked` has come back without one. Back before [`PATIENCE`], the wait
+/// found the server's output closed, as a program's is when it exits: it
+/// may not have quite finished exiting yet.
+fn has_ended(server: &mut Server, asked: Instant) -> bool {
+    asked.elapsed() < PATIENCE || !server.is_running()
+}
+
 /// Why a server gave no line it was waited for: still running but quiet, or
 /// ended, with the last lines it printed.
 pub(crate) fn silence(server: &mut Server) -> String {
+    let ended = !server.is_running();
+    described_silence(server, ended)
+}
+
+fn described_silence(server: &Server, ended: bool) -> String {
     let last = server.stdout[server.stdout.len().saturating_sub(3)..].to_vec();
-    if server.is_running() {
-        format!("the server printed nothing more within {PATIENCE:?}; its last lines: {last:?}")
-    } else {
+    if ended {
         format!("the server ended; its last lines: {last:?}")
+    } else {
+        format!("the server printed nothing more within {PATIENCE:?}; its last lines: {last:?}")
     }
 }
 
 /// The server's next line, within [`PATIENCE`].
 pub(crate) fn next_line(server: &mut Server) -> Result<String, String> {
-    server
-        .next_stdout_line_within(PATIENCE)
-        .ok_or_else(|| silence(server))
+    let asked = Instant::now();
+    match server.next_stdout_line_within(PATIENCE) {
+        Some(line) => Ok(line),
+        None if has_ended(server, asked) => Err(described_silence(server, true)),
+        None => Err(silence(server)),
+    }
 }
 
 /// The server's next line that `wanted` accepts, skipping others.
@@ -176,4 +193,30 @@ pub(crate) fn lines_until(
         }
         before.push(line);
     }
+}
+
+/// `why` a check failed, with the last lines the server wrote on standard
+/// error (or, its output merged, the last it printed), a panic's message
+/// among them: read once the server has stopped. SIGKILL stops it at once,
+/// whatever it is waiting for; what it wrote before is in the pipe already.
+pub(crate) fn with_last_words(why: String, mut server: Server) -> String {
+    if server.is_running() {
+        // Not yet reaped, so the pid is still the server's, even if it has
+        // just exited.
+        let _ = Command::new("kill")
+            .args(["-KILL", &server.pid().to_string()])
+            .status();
+    }
+    let mut printed = server.stdout.join("\n");
+    let ended = server.wait_for_exit();
+    printed.push('\n');
+    printed.push_str(&ended.stdout);
+    let (text, whose) = if ended.stderr.is_empty() {
+        (&printed, "last lines")
+    } else {
+        (&ended.stderr, "last lines on standard error")
+    };
+    let lines: Vec<&str> = text.lines().filter(|line| !line.is_empty()).collect();
+    let last = &lines[lines.len().saturating_sub(3)..];
+    format!("{why}; the server's {whose}: {last:?}")
 }

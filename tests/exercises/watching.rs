@@ -12,21 +12,24 @@ use book_tests::{Output, PATIENCE, Server, bin, chopper};
 use listings::protocol::{INCOMING, REPLY, REQUEST, repr};
 
 use super::support::{
-    connect, expect_reply, failed, next_message, run_program, start, start_server, wait_for_line,
+    connect, expect_reply, failed, next_line, next_message, run_program, start, start_server,
+    wait_for_line,
 };
 
 // ---------------------------------------------------------------------------
 // 1. What each read returned
 // ---------------------------------------------------------------------------
 
-const READ_RETURNED: &str = "  read returned ";
+const READ_RETURNED: &str = "read returned ";
 
-/// The server's next `  read returned N of 16 bytes` line, as N.
+/// The server's next `  read returned N of 16 bytes` line, as N. The indent
+/// is not checked: it is how the line looks, not what it says.
 fn next_read(server: &mut Server) -> Result<usize, String> {
     let (line, _) = wait_for_line(server, "`read returned N of 16 bytes` line", |line| {
-        line.starts_with(READ_RETURNED) || line.starts_with(INCOMING)
+        line.trim_start().starts_with(READ_RETURNED) || line.starts_with(INCOMING)
     })?;
-    line.strip_prefix(READ_RETURNED)
+    line.trim_start()
+        .strip_prefix(READ_RETURNED)
         .and_then(|rest| rest.strip_suffix(" of 16 bytes"))
         .and_then(|count| count.parse().ok())
         .ok_or_else(|| format!("the server printed `{line}` where a read's line was due"))
@@ -100,17 +103,36 @@ fn relayed(relay: &mut Server) -> Result<Vec<String>, String> {
     Ok(lines)
 }
 
+/// After an exchange through the relay failed, what the relay said about
+/// it: its first error line, or the message of a panic.
+fn complaint(relay: &mut Server) -> String {
+    let said = wait_for_line(relay, "error line", |line| {
+        line.starts_with("error") || line.contains("panicked at")
+    });
+    match said {
+        Ok((line, _)) if line.contains("panicked at") => match next_line(relay) {
+            Ok(message) => format!("the relay panicked: {message}"),
+            Err(_) => line,
+        },
+        Ok((line, _)) => format!("the relay said `{line}`"),
+        Err(why) => why.replacen("the server", "the relay", 1),
+    }
+}
+
 fn own_relay(program: &Path) -> Result<(), String> {
     let mut server = Server::start(bin("step4"), ["server", "-p", "0"]);
     let to = server.address.to_string();
     let args = ["--listen", "127.0.0.1:0", "--to", &to, "--chunk", "3"];
-    let mut relay = start(program, &args, Output::Apart)?;
+    // Its errors among its other lines, to say why an exchange failed.
+    let mut relay = start(program, &args, Output::Merged)?;
 
     // Step 4's client through the relay: the 16 bytes it writes at once
     // reach the relay in one read (one segment on loopback), so the relay's
     // pieces are certain; the reply comes back whole.
     let client = run_program(&bin("step4"), &["client", "-p", &relay.port()])?;
-    expect_reply(&client, "step 4's client behind the relay")?;
+    if let Err(why) = expect_reply(&client, "step 4's client behind the relay") {
+        return Err(format!("{why}; {}", complaint(&mut relay)));
+    }
     let message = next_message(&mut server)?;
     if message != repr(REQUEST) {
         return Err(format!(

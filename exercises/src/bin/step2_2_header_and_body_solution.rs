@@ -66,8 +66,9 @@ impl<W: Write> Write for Narrow<W> {
 /// Writes all of `bufs`, in order, however many calls to `write_vectored`
 /// that takes, and returns how many it took.
 fn sendall_vectored(sock: &mut impl Write, mut bufs: &mut [IoSlice<'_>]) -> io::Result<usize> {
-    // Empty buffers first would make `write_vectored` return 0 with data
-    // still to send, which the loop below takes for a stuck socket.
+    // Drops empty buffers at the front: were all of them empty, `bufs`
+    // would not be, and `write_vectored` would return 0, which the loop
+    // below takes for a stuck socket.
     IoSlice::advance_slices(&mut bufs, 0);
     let mut calls = 0;
     while !bufs.is_empty() {

@@ -1,10 +1,13 @@
-//! A solution: step 5's server with `--no-reuseaddr`, which leaves
+//! Exercise: step 5's server with `--no-reuseaddr`, which leaves
 //! `SO_REUSEADDR` off, and a line saying what the kernel reports for it.
 //!
-//! The rest is step 5 (`listings/src/bin/step5.rs`) as it is. With the
-//! option off, a server that closed a conversation first leaves its port in
-//! TIME_WAIT for a minute, and a restarted server cannot have the port back
-//! in that minute, even one that sets the option itself.
+//! With the option off, a server that closed a conversation first leaves
+//! its port in TIME_WAIT for a minute, and on Linux a restarted server
+//! cannot have the port back in that minute, even one that sets the option
+//! itself.
+//!
+//! The solution: socket2's `set_reuse_address` with the flag, and its
+//! getter through `SockRef`; the rest is step 5 as it is.
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use std::io::{self, ErrorKind, Read, Write};
@@ -80,7 +83,6 @@ fn server(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
     println!("Listening at {}", listener.local_addr()?);
     let on = reuse_address(&listener)?;
     println!("SO_REUSEADDR is {}", if on { "on" } else { "off" });
-    // ANCHOR_END: solution
     loop {
         println!("Waiting for a new connection");
         let (conn, peer) = listener.accept()?;
@@ -90,6 +92,7 @@ fn server(address: SocketAddr, options: &ServerOptions) -> io::Result<()> {
         }
     }
 }
+// ANCHOR_END: solution
 
 fn converse(mut conn: TcpStream, peer: SocketAddr) -> io::Result<()> {
     println!("  Socket name: {}", conn.local_addr()?);

@@ -13,6 +13,9 @@
 //! Run the probe against a server that is busy with a client that says
 //! nothing, so that it accepts no one else meanwhile. Without `--probe`
 //! the client is step 5's.
+//!
+//! Start from here: the program is step 5 with both options. Pass the
+//! backlog on in `listen`, and write `probe`.
 
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, ErrorKind, Read, Write};

@@ -1,4 +1,4 @@
-//! A solution: step 5 with a backlog of your choice, and a client that
+//! Exercise: step 5 with a backlog of your choice, and a client that
 //! measures how many connections the server's queue takes.
 //!
 //! `server --backlog N` listens with `listen(N)` instead of step 5's
@@ -13,6 +13,10 @@
 //! Run the probe against a server that is busy with a client that says
 //! nothing, so that it accepts no one else meanwhile. Without `--probe`
 //! the client is step 5's.
+//!
+//! The solution: `listen` passes the backlog on; `probe` keeps every
+//! connection that completes its handshake, and stops at the first that
+//! times out.
 
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, ErrorKind, Read, Write};
@@ -95,7 +99,8 @@ fn listen(address: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
 /// them and keeping them open, until one gets no answer within
 /// `PROBE_WAIT`; then says how many got in.
 fn probe(addresses: &[SocketAddr]) -> io::Result<()> {
-    // `connect_timeout` takes one address: the first HOST stands for.
+    // `connect_timeout` takes one address: the first HOST stands for, the
+    // one the server listens on when given the same HOST.
     let address = addresses[0];
     // Kept open: each one holds its place in the server's queue until the
     // server accepts it (a closed one would too, but only until then).

@@ -8,6 +8,9 @@
 //! The rest is step 6 (`listings/src/bin/step6.rs`), trimmed: its Ctrl-C
 //! handling is left out (Ctrl-C simply ends this server), and the client is
 //! step 6's, from the book's `listings` library.
+//!
+//! Start from here: `recvall` asks `read_deadline` for the deadline of each
+//! `read`. Write `read_deadline`.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,4 +1,4 @@
-//! A solution: step 6's server with a shorter deadline for the first byte.
+//! Exercise: step 6's server with a shorter deadline for the first byte.
 //!
 //! A client that has said nothing yet is the cheapest kind to hold a slot
 //! with. `--first-byte-timeout` gives each client that many seconds, from
@@ -8,6 +8,9 @@
 //! The rest is step 6 (`listings/src/bin/step6.rs`), trimmed: its Ctrl-C
 //! handling is left out (Ctrl-C simply ends this server), and the client is
 //! step 6's, from the book's `listings` library.
+//!
+//! The solution: `read_deadline` gives the earlier of the two deadlines
+//! while nothing has come, and the whole one after.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -10,6 +10,9 @@
 //! The rest is step 6 (`listings/src/bin/step6.rs`), trimmed: its Ctrl-C
 //! handling is left out (Ctrl-C simply ends this server), and the client is
 //! step 6's, from the book's `listings` library.
+//!
+//! Start from here: the accept loop calls `admit` and each connection's
+//! thread `leave`. Write the two.
 
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};

@@ -1,4 +1,4 @@
-//! A solution: step 6's server with a limit for each client address.
+//! Exercise: step 6's server with a limit for each client address.
 //!
 //! `--max-connections` bounds what all clients together can hold, so one
 //! client that opens that many connections holds them all.
@@ -10,6 +10,9 @@
 //! The rest is step 6 (`listings/src/bin/step6.rs`), trimmed: its Ctrl-C
 //! handling is left out (Ctrl-C simply ends this server), and the client is
 //! step 6's, from the book's `listings` library.
+//!
+//! The solution: a map from address to count, behind a `Mutex`; an address
+//! leaves the map when its count is back to 0.
 
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
