@@ -61,6 +61,7 @@ mod deadlock;
 mod framing;
 mod halfclose;
 mod many;
+mod matrix;
 mod sidebyside;
 mod step1;
 mod step2;
