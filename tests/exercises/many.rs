@@ -1,6 +1,7 @@
 //! The exercises of "Many clients at once" (src/many-clients.md): step 8's
-//! `recvall` written with `.await`, and a pool of workers sharing one
-//! listener.
+//! `recvall` written with `.await`, a pool of workers sharing one
+//! listener, and a server that turns clients away when every slot is taken
+//! instead of leaving them in the backlog.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -226,3 +227,188 @@ fn exchange_reply(conn: &mut TcpStream) -> std::io::Result<[u8; 16]> {
 
 exercise!(many_1_async_recvall, super::async_recvall);
 exercise!(many_2_worker_pool, super::worker_pool);
+
+/// Exercise 3: a server that sheds load, telling a client that finds every
+/// slot busy `Busy, try later.` and closing, instead of leaving it in the
+/// backlog.
+mod shed_load {
+    use std::io::{ErrorKind, Read};
+    use std::net::SocketAddr;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use book_tests::{Output, PATIENCE, Server};
+    use listings::protocol::{REPLY, WAITING, accepted};
+
+    use super::{exchange, start};
+    use crate::support::{connect, failed, lines_until, next_line_until, with_last_words};
+
+    /// What the server sends a client it turns away: 16 bytes, as the reply.
+    const BUSY: &[u8; 16] = b"Busy, try later.";
+
+    /// The line the server prints for a client it turned away.
+    fn turned_away(peer: SocketAddr) -> String {
+        format!("Turned away {peer}: no free slot")
+    }
+
+    pub(super) fn check(program: &Path) -> Result<(), String> {
+        // A long deadline: the first client holds its slot for as long as
+        // the check needs it.
+        let args = [
+            "server",
+            "-p",
+            "0",
+            "--max-connections",
+            "1",
+            "--timeout",
+            "60",
+        ];
+        let mut server = start(program, &args, Output::Apart)?;
+        one_slot(&mut server).map_err(|why| with_last_words(why, server))
+    }
+
+    /// Against `--max-connections 1`: a first client holds the slot; a
+    /// second is told `Busy, try later.` and closed at once; the first is
+    /// served; and once the server says it is idle, a third is served.
+    fn one_slot(server: &mut Server) -> Result<(), String> {
+        // The first client takes the one slot, and keeps it by saying
+        // nothing.
+        let mut first = connect(server.address)?;
+        let first_name = first.local_addr().map_err(failed("the first client"))?;
+        admitted(
+            server,
+            first_name,
+            "with no other client connected, the first client",
+            "a client gets a slot when `try_acquire_owned` gives it a permit",
+        )?;
+
+        // The second finds no free slot.
+        let mut second = connect(server.address)?;
+        let second_name = second.local_addr().map_err(failed("the second client"))?;
+        let mut answer = Vec::new();
+        let read = second.read_to_end(&mut answer);
+        let got = format!("b'{}'", answer.escape_ascii());
+        match read {
+            Ok(_) if answer == BUSY => {}
+            Ok(_) => {
+                return Err(format!(
+                    "the second client, connected while the first held the only slot \
+                     (--max-connections 1), should read b'Busy, try later.' and then the end \
+                     of the stream; it read {got}, then the end"
+                ));
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(if answer.is_empty() {
+                    nothing_for_the_second(server, second_name)
+                } else if answer == BUSY {
+                    format!(
+                        "the second client got {got}, but then the connection stayed open for \
+                         {PATIENCE:?}: close it once the refusal is sent"
+                    )
+                } else {
+                    format!(
+                        "the second client got {got}, then nothing more for {PATIENCE:?}; it \
+                         should get b'Busy, try later.' and then the end of the stream"
+                    )
+                });
+            }
+            Err(e) => return Err(format!("the second client read {got}, then: {e}")),
+        }
+        let wanted = turned_away(second_name);
+        lines_until(server, |line| line == wanted).map_err(|e| {
+            format!(
+                "once it has turned the second client away, the server should print `{wanted}`; {e}"
+            )
+        })?;
+
+        // The first client, still holding the slot, is served as ever.
+        match exchange(&mut first) {
+            Ok(reply) if &reply == REPLY => {}
+            Ok(reply) => {
+                return Err(format!(
+                    "the first client, which held the slot, got b'{}' for its message",
+                    reply.escape_ascii()
+                ));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "the first client, which held the slot, sent its message and got no \
+                     reply: {e}"
+                ));
+            }
+        }
+        // Its slot is free once the server says it is idle again.
+        lines_until(server, |line| line == WAITING).map_err(|e| {
+            format!(
+                "once the first client was served, the server should give its permit back \
+                 and then, every slot free, print `{WAITING}`; {e}"
+            )
+        })?;
+
+        let mut third = connect(server.address)?;
+        let third_name = third.local_addr().map_err(failed("the third client"))?;
+        admitted(
+            server,
+            third_name,
+            "with the first client done, the third client",
+            "is the permit given back when a conversation ends, before the server says it \
+             is waiting?",
+        )?;
+        match exchange(&mut third) {
+            Ok(reply) if &reply == REPLY => Ok(()),
+            Ok(reply) => Err(format!(
+                "the third client got b'{}' for its message",
+                reply.escape_ascii()
+            )),
+            Err(e) => Err(format!(
+                "the third client sent its message and got no reply: {e}"
+            )),
+        }
+    }
+
+    /// Waits for the server's line about the client at `name`, and fails,
+    /// saying `who` it was and with a `hint`, unless it was given a slot
+    /// (`Connection from NAME`).
+    fn admitted(
+        server: &mut Server,
+        name: SocketAddr,
+        who: &str,
+        hint: &str,
+    ) -> Result<(), String> {
+        let (welcome, refusal) = (accepted(name), turned_away(name));
+        let line = next_line_until(server, |line| line == welcome || line == refusal)
+            .map_err(|e| format!("waiting for the server to print `{welcome}`: {e}"))?;
+        if line == refusal {
+            return Err(format!(
+                "{who} should be given the free slot (`{welcome}`); the server printed \
+                 `{refusal}`: {hint}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Why the second client got nothing at all: the server took it into a
+    /// conversation, or has not accepted it.
+    fn nothing_for_the_second(server: &mut Server, name: SocketAddr) -> String {
+        // The lines printed so far, without waiting for more.
+        while server.next_stdout_line_within(Duration::ZERO).is_some() {}
+        if server.stdout.contains(&accepted(name)) {
+            format!(
+                "the server took the second client into a conversation (`{}`) while the \
+                 first held the only slot (--max-connections 1): a client may have a slot \
+                 only with a permit from `try_acquire_owned`, which its task keeps until the \
+                 conversation is over",
+                accepted(name)
+            )
+        } else {
+            format!(
+                "the second client, connected while the first held the only slot \
+                 (--max-connections 1), got nothing within {PATIENCE:?}: it should be told \
+                 b'Busy, try later.' at once. Does the server wait for a permit before \
+                 `accept`, as step 8 does? Then new clients wait in the backlog instead"
+            )
+        }
+    }
+}
+
+exercise!(many_3_shed_load, super::shed_load::check);
