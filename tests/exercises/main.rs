@@ -60,8 +60,10 @@ macro_rules! exercise {
 mod deadlock;
 mod framing;
 mod halfclose;
+mod inventory;
 mod many;
 mod matrix;
+mod perf;
 mod sidebyside;
 mod step1;
 mod step2;
