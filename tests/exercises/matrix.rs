@@ -441,22 +441,52 @@ fn exchange(conn: &mut TcpStream, request: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks that the client `whose` conversation is done, having had its
+/// reply, reads the end of the stream next, and that the server printed
+/// its message as step 5 does.
+fn finished(server: &mut Server, conn: &mut TcpStream, whose: &str) -> Result<(), String> {
+    let closed = match conn.read(&mut [0; 1]) {
+        Ok(0) => Ok(()),
+        Ok(_) => Err("the server sent more".to_owned()),
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Err(format!(
+            "the connection was still open {PATIENCE:?} later: once the whole reply has gone, \
+             `advance` returns `true`, and the loop closes the conversation"
+        )),
+        Err(e) => Err(e.to_string()),
+    };
+    closed.map_err(|why| format!("{whose} got its reply, and then: {why}"))?;
+    let shown = next_message(server)?;
+    if shown != repr(REQUEST) {
+        return Err(format!(
+            "{whose} got its reply, but the server printed `  message from client: {shown}`; \
+             step 5 prints {} for it, once all 16 bytes are in",
+            repr(REQUEST)
+        ));
+    }
+    Ok(())
+}
+
 fn one_thread(program: &Path) -> Result<(), String> {
     let mut server = start_server(program)?;
     next_line_until(&mut server, |line| line == WAITING)?;
 
     // Two clients that step 5 would wait for, each for as long as it likes.
     let (silent, silent_name) = accepted_client(&mut server, "a client that says nothing")?;
-    let (mut half, half_name) = accepted_client(
+    let (mut half, half_name) = match accepted_client(
         &mut server,
         "a second client while a first was connected and saying nothing",
-    )
-    .map_err(|why| {
-        format!(
-            "{why} (a `read` on a blocking socket waits for the first client; on Linux an \
-             accepted socket does not inherit non-blocking mode from the listener)"
-        )
-    })?;
+    ) {
+        Ok(accepted) => accepted,
+        // A server that has ended says why in its last lines, which `why`
+        // holds (its output closed, it may not quite have exited yet).
+        Err(why) if why.contains("the server ended") => return Err(why),
+        Err(why) => {
+            return Err(format!(
+                "{why} (a `read` on a blocking socket waits for the first client; on Linux an \
+                 accepted socket does not inherit non-blocking mode from the listener)"
+            ));
+        }
+    };
     half.write_all(&REQUEST[..8])
         .map_err(failed("the second client, sending 8 bytes"))?;
     wait_until_read(&mut server, half_name).map_err(|why| {
@@ -499,11 +529,21 @@ fn one_thread(program: &Path) -> Result<(), String> {
              non-blocking `read` means that nothing has come yet, not an error.)"
         ));
     }
+    finished(
+        &mut server,
+        &mut half,
+        "the client that sent its request in two halves",
+    )?;
     // A client that sends its whole request at once.
     let mut whole = connect(server.address)?;
     exchange(&mut whole, REQUEST).map_err(|why| {
         format!("a client that sent its whole request while one still said nothing: {why}")
     })?;
+    finished(
+        &mut server,
+        &mut whole,
+        "a client that sent its whole request",
+    )?;
 
     let threads = server.threads();
     if threads != 1 {

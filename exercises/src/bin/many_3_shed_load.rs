@@ -1,6 +1,10 @@
-//! Step 8's server, shedding load: while every slot is busy, a new client
-//! is told so at once, `Busy, try later.`, and closed, instead of waiting
-//! unanswered in the listen backlog.
+//! Exercise: step 8's server, shedding load: while every slot is busy, a
+//! new client is told so at once, `Busy, try later.`, and closed, instead
+//! of waiting unanswered in the listen backlog.
+//!
+//! Start from here: step 8's conversation, its `recvall` and `sendall`,
+//! and its handling of a failed `accept` are done. Write the accept loop
+//! in `serve`, and `turn_away`.
 //!
 //! Left out of step 8 (`listings/src/bin/step8.rs`): the Ctrl-C handling
 //! (Ctrl-C simply ends this server). The client is step 6's, from the
@@ -69,14 +73,7 @@ async fn serve(address: SocketAddr, options: ServerOptions) -> io::Result<()> {
     println!("Waiting for a new connection");
     // What the loop needs is in scope already.
     let _ = (&listener, &slots, limit, next_client, converse, turn_away);
-    todo!(
-        "loop: `next_client(&listener).await`, with a deadline `options.timeout` from now; \
-         then `Arc::clone(&slots).try_acquire_owned()`, which never waits. With a permit: \
-         print `Connection from PEER` and spawn a task that owns the permit, runs `converse` \
-         (an error goes to stderr, `error: connection from PEER: ...`), drops the permit, and \
-         then, if `slots.available_permits() == limit`, prints `Waiting for a new connection`. \
-         Without one: spawn `turn_away(conn, peer, deadline)` and go back to accepting"
-    )
+    todo!("accept first, then ask for a permit without waiting: serve with one, turn away without")
 }
 
 /// Tells the client of `conn` that every slot is busy, and closes the

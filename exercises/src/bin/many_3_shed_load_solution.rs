@@ -104,12 +104,15 @@ async fn serve(address: SocketAddr, options: ServerOptions) -> io::Result<()> {
 /// Tells the client of `conn` that every slot is busy, and closes the
 /// connection without reading anything from it.
 async fn turn_away(mut conn: TcpStream, peer: SocketAddr, deadline: Instant) {
-    // The send buffer of a new connection is empty, so 16 bytes fit at
-    // once; the deadline is for a client that has gone already.
+    // The send buffer of a new connection is empty, so the 16 bytes fit at
+    // once and the deadline never comes into it; it bounds this write all
+    // the same, as it bounds every write of step 8.
     if let Err(error) = sendall(&mut conn, BUSY, deadline).await {
         eprintln!("error: connection from {peer}: {error}");
     }
-    drop(conn); // the client reads the 16 bytes, then the end of the stream
+    // Closed unread: the client reads the 16 bytes, then the end of the
+    // stream, or a reset if its request had come already.
+    drop(conn);
     println!("Turned away {peer}: no free slot");
 }
 // ANCHOR_END: solution
