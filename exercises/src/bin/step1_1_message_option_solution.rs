@@ -1,7 +1,7 @@
 //! Exercise: step 1's client sends the message given with `-m TEXT`, still
 //! exactly 16 bytes: the text cut to 16 bytes, or padded with spaces to 16.
 //!
-//! The solution: `request` copies at most 16 bytes of the text into an
+//! A solution: `request` copies at most 16 bytes of the text into an
 //! array that starts as 16 spaces.
 
 // Step 1 ignores the count `read` and `write` return, the very bug its

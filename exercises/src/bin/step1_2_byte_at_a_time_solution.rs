@@ -1,7 +1,7 @@
 //! Exercise: make step 1's server correct for a message that arrives one
 //! byte at a time, as it does behind `chopper --chunk 1`.
 //!
-//! The solution: `fill` keeps the count each `read` returns and reads again
+//! A solution: `fill` keeps the count each `read` returns and reads again
 //! into the part still empty; a `read` of 0 bytes is the client closing,
 //! which ends the server with an error that says how many bytes came.
 

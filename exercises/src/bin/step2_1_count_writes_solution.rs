@@ -3,7 +3,7 @@
 //! per call, as a socket with a nearly full send buffer would take; the
 //! client then says how many calls to `write` its 16 bytes took.
 //!
-//! The solution: `Narrow::write` hands `inner` a slice of at most `limit`
+//! A solution: `Narrow::write` hands `inner` a slice of at most `limit`
 //! bytes and passes on its count; `sendall` counts each call it makes.
 
 // Receiving still ignores the count `read` returns (the bug step 4 fixes);

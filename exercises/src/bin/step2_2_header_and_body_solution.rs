@@ -4,7 +4,7 @@
 //! copying them together, and which, like `write`, may take only part of
 //! them: a part that can end anywhere, inside either buffer.
 //!
-//! The solution: `sendall_vectored` is step 2's loop, with
+//! A solution: `sendall_vectored` is step 2's loop, with
 //! `IoSlice::advance_slices` where step 2 re-sliced its one buffer.
 
 // Receiving still ignores the count `read` returns (the bug step 4 fixes);

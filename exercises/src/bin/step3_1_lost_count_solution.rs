@@ -1,7 +1,7 @@
 //! Exercise: keep the count that `write_all` loses. When a send fails part
 //! way, say how many bytes had gone out before it: `sent X of N bytes`.
 //!
-//! The solution: `sendall` is step 2's loop with a running total, which
+//! A solution: `sendall` is step 2's loop with a running total, which
 //! goes into every error it returns.
 
 // Receiving still ignores the count `read` returns (the bug step 4 fixes);

@@ -5,7 +5,7 @@
 //! client must give up once that much time has passed since the send began,
 //! however steadily the bytes are going out, and say how many went.
 //!
-//! The solution: `sendall_within` is step 2's loop, which before each
+//! A solution: `sendall_within` is step 2's loop, which before each
 //! `write` sets the write timeout to the time left until the deadline.
 
 // Receiving still ignores the count `read` returns (the bug step 4 fixes);

@@ -3,7 +3,7 @@
 //! would only say "failed to fill whole buffer"; `take(16)` and
 //! `read_to_end` count what came.
 //!
-//! The solution: `take` stops `read_to_end` at the 16th byte, and the count
+//! A solution: `take` stops `read_to_end` at the 16th byte, and the count
 //! it returns is compared with 16.
 
 use std::io::{self, ErrorKind, Read, Write};

@@ -5,7 +5,7 @@
 //! comes where a request would start, and an error only in the middle of
 //! one.
 //!
-//! The solution: `recv_message` is step 4's `recvall`, which tells an end
+//! A solution: `recv_message` is step 4's `recvall`, which tells an end
 //! of file before the first byte from one after it.
 
 use std::io::{self, ErrorKind, Read, Write};

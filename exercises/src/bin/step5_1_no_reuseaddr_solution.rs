@@ -6,7 +6,7 @@
 //! cannot have the port back in that minute, even one that sets the option
 //! itself.
 //!
-//! The solution: socket2's `set_reuse_address` with the flag, and its
+//! A solution: socket2's `set_reuse_address` with the flag, and its
 //! getter through `SockRef`; the rest is step 5 as it is.
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};

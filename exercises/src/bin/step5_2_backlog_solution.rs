@@ -14,7 +14,7 @@
 //! nothing, so that it accepts no one else meanwhile. Without `--probe`
 //! the client is step 5's.
 //!
-//! The solution: `listen` passes the backlog on; `probe` keeps every
+//! A solution: `listen` passes the backlog on; `probe` keeps every
 //! connection that completes its handshake, and stops at the first that
 //! times out.
 

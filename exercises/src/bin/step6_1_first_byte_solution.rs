@@ -9,7 +9,7 @@
 //! handling is left out (Ctrl-C simply ends this server), and the client is
 //! step 6's, from the book's `listings` library.
 //!
-//! The solution: `read_deadline` gives the earlier of the two deadlines
+//! A solution: `read_deadline` gives the earlier of the two deadlines
 //! while nothing has come, and the whole one after.
 
 use std::io::{self, ErrorKind, Read, Write};

@@ -11,7 +11,7 @@
 //! handling is left out (Ctrl-C simply ends this server), and the client is
 //! step 6's, from the book's `listings` library.
 //!
-//! The solution: a map from address to count, behind a `Mutex`; an address
+//! A solution: a map from address to count, behind a `Mutex`; an address
 //! leaves the map when its count is back to 0.
 
 use std::collections::HashMap;

@@ -3,7 +3,7 @@
 //! `chopper` you see how the message came: in how many reads, of what
 //! sizes.
 //!
-//! The solution: step 4's `recvall`, with a `println!` after each read that
+//! A solution: step 4's `recvall`, with a `println!` after each read that
 //! returned data.
 
 use std::io::{self, ErrorKind, Read, Write};

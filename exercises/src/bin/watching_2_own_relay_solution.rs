@@ -5,7 +5,7 @@
 //! the same half of the other connection, so the end of the data passes
 //! through too.
 //!
-//! The solution: `pump` reads, cuts what it read into pieces and writes each
+//! A solution: `pump` reads, cuts what it read into pieces and writes each
 //! whole; at end of file it shuts down the writing half of the other
 //! connection, and on an error it shuts down both connections, so that
 //! the other direction stops too.
