@@ -90,25 +90,28 @@ pub fn bin(name: &str) -> PathBuf {
         "{name} is not in STEPS or TOOLS (tests/support/lib.rs)"
     );
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        // target/<profile>/deps/<test executable>
-        let exe = std::env::current_exe().expect("the test executable has a path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("tests run from target/<profile>/deps");
-        let mut build = Command::new(env!("CARGO"));
-        build
-            .current_dir(repo())
-            .args(["build", "--quiet", "-p", "listings", "--bins"]);
-        if profile_dir.file_name() == Some(OsStr::new("release")) {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cargo runs");
-        assert!(status.success(), "building the listings binaries failed");
-        profile_dir.to_path_buf()
-    });
-    dir.join(name)
+    BUILT.get_or_init(|| build_binaries("listings")).join(name)
+}
+
+/// Builds every binary of the workspace's `package` into the profile
+/// directory the tests run from, and returns that directory.
+fn build_binaries(package: &str) -> PathBuf {
+    // target/<profile>/deps/<test executable>
+    let exe = std::env::current_exe().expect("the test executable has a path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps");
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .current_dir(repo())
+        .args(["build", "--quiet", "-p", package, "--bins"]);
+    if profile_dir.file_name() == Some(OsStr::new("release")) {
+        build.arg("--release");
+    }
+    let status = build.status().expect("cargo runs");
+    assert!(status.success(), "building the {package} binaries failed");
+    profile_dir.to_path_buf()
 }
 
 /// What a finished program did.
@@ -728,24 +731,7 @@ pub mod robust;
 /// (`exercises/src/bin/<name>.rs`), built on first use like [`bin`]'s.
 pub fn exercise(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test executable has a path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("tests run from target/<profile>/deps");
-        let mut build = Command::new(env!("CARGO"));
-        build
-            .current_dir(repo())
-            .args(["build", "--quiet", "-p", "exercises", "--bins"]);
-        if profile_dir.file_name() == Some(OsStr::new("release")) {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cargo runs");
-        assert!(status.success(), "building the exercises failed");
-        profile_dir.to_path_buf()
-    });
-    let path = dir.join(name);
+    let path = BUILT.get_or_init(|| build_binaries("exercises")).join(name);
     assert!(
         path.exists(),
         "{name} is not a program of the exercises crate (exercises/src/bin/{name}.rs)"
