@@ -20,11 +20,11 @@
 // mdBook's five themes, go to SCREENSHOT_DIR (default: target/browser/) for a
 // person to look at; nothing compares them automatically.
 
-import { createServer } from 'node:http';
-import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, extname, join, resolve, sep } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, serve } from './chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -39,64 +39,6 @@ const SEARCH_EXPECT = 'step4-recvall.html';
 const SCREENSHOTS = ['introduction.html', 'tcp-in-brief.html', 'watching-tcp-split.html'];
 const THEMES = ['light', 'rust', 'coal', 'navy', 'ayu'];
 const THEME_PAGE = 'tcp-in-brief.html';
-
-// Flags that keep Chromium quiet on a machine without outside network:
-// without them it tries to reach Google's servers at every start.
-const CHROMIUM_ARGS = [
-    '--no-sandbox', // CI runs as root, where Chromium's sandbox cannot start
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-];
-
-const TYPES = {
-    '.html': 'text/html; charset=utf-8',
-    '.js': 'text/javascript; charset=utf-8',
-    '.css': 'text/css; charset=utf-8',
-    '.svg': 'image/svg+xml',
-    '.png': 'image/png',
-    '.jpg': 'image/jpeg',
-    '.ico': 'image/x-icon',
-    '.json': 'application/json',
-    '.woff': 'font/woff',
-    '.woff2': 'font/woff2',
-    '.ttf': 'font/ttf',
-    '.txt': 'text/plain; charset=utf-8',
-};
-
-/** Serves `root` read-only on 127.0.0.1, on a port the kernel picks. */
-function serve(root) {
-    const server = createServer((request, response) => {
-        let path;
-        try {
-            path = decodeURIComponent(new URL(request.url, 'http://x').pathname);
-        } catch {
-            response.writeHead(400).end();
-            return;
-        }
-        let file = resolve(join(root, path));
-        if (file !== root && !file.startsWith(root + sep)) {
-            response.writeHead(403).end();
-            return;
-        }
-        if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
-        if (!existsSync(file) || !statSync(file).isFile()) {
-            response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-            return;
-        }
-        response.writeHead(200, {
-            'content-type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
-        });
-        createReadStream(file).pipe(response);
-    });
-    return new Promise((ok, fail) => {
-        server.once('error', fail);
-        server.listen(0, '127.0.0.1', () => ok(server));
-    });
-}
 
 const problems = [];
 const problem = (page, what) => problems.push(`${page}: ${what}`);

@@ -25,11 +25,11 @@
 // a Rust block was not highlighted, an image did not load, or the table of
 // contents does not match the chapters on the page.
 
-import { createServer } from 'node:http';
-import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, extname, join, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM_ARGS, serve } from '../browser/chromium.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -39,53 +39,6 @@ const { chromium } = createRequire(join(repo, 'tests', 'browser', 'package.json'
 const bookDir = resolve(process.argv[2] ?? join(repo, 'book'));
 const outPdf = resolve(process.argv[3] ?? join(bookDir, 'tcp-book.pdf'));
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-
-// The same quiet flags as the browser test: no calls home from Chromium.
-const CHROMIUM_ARGS = [
-    '--no-sandbox', // CI runs as root, where Chromium's sandbox cannot start
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-];
-
-const TYPES = {
-    '.html': 'text/html; charset=utf-8',
-    '.js': 'text/javascript; charset=utf-8',
-    '.css': 'text/css; charset=utf-8',
-    '.svg': 'image/svg+xml',
-    '.png': 'image/png',
-    '.woff': 'font/woff',
-    '.woff2': 'font/woff2',
-    '.ttf': 'font/ttf',
-};
-
-/** Serves `root` read-only on 127.0.0.1, on a port the kernel picks. */
-function serve(root) {
-    const server = createServer((request, response) => {
-        let file;
-        try {
-            file = resolve(join(root, decodeURIComponent(new URL(request.url, 'http://x').pathname)));
-        } catch {
-            response.writeHead(400).end();
-            return;
-        }
-        if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
-            response.writeHead(404).end();
-            return;
-        }
-        response.writeHead(200, {
-            'content-type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
-        });
-        createReadStream(file).pipe(response);
-    });
-    return new Promise((ok, fail) => {
-        server.once('error', fail);
-        server.listen(0, '127.0.0.1', () => ok(server));
-    });
-}
 
 function fail(message) {
     console.error(`build-pdf: ${message}`);
