@@ -12,17 +12,17 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::thread;
-use std::time::Instant;
 
-use book_tests::{Output, PATIENCE, Server, bin, reset, still_open, unread_bytes};
+use book_tests::{Output, PATIENCE, Server, bin, reset, still_open};
 use listings::lines_of;
 use listings::protocol::{
     ASSIGNED, REPLY, REQUEST, WAITING, accepted, connection_error, deadline_passed, repr,
 };
 use wait_timeout::ChildExt;
 
-use super::support::{connect, failed, next_line_until, next_message, run_program, start_server};
+use super::support::{
+    self, connect, failed, next_line_until, next_message, run_program, start_server,
+};
 
 // ---------------------------------------------------------------------------
 // 1. A new row: half a request, then silence
@@ -370,29 +370,14 @@ fn accepted_client(server: &mut Server, what: &str) -> Result<(TcpStream, Socket
     Ok((conn, name))
 }
 
-/// Waits until the server has read everything the client `name` sent it.
+/// Waits until the server has read everything the client `name` sent it;
+/// if it closed the connection instead, or ended, says how.
 fn wait_until_read(server: &mut Server, name: SocketAddr) -> Result<(), String> {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        match unread_bytes(server.address, name) {
-            Some(0) => return Ok(()),
-            Some(_) if Instant::now() > deadline => {
-                return Err(format!("it had not read them after {PATIENCE:?}"));
-            }
-            Some(_) => thread::yield_now(),
-            // The server accepted it, so its end was in the kernel's table:
-            // the server has closed it.
-            None => {
-                return Err(match ended(server) {
-                    Some(why) => why,
-                    None => match report_about(server, name) {
-                        Some(line) => format!("the server closed the connection: {line:?}"),
-                        None => "the server closed the connection".to_owned(),
-                    },
-                });
-            }
-        }
-    }
+    support::wait_until_read(server.address, name).map_err(|why| {
+        ended(server)
+            .or_else(|| report_about(server, name).map(|line| format!("{why}: {line:?}")))
+            .unwrap_or(why)
+    })
 }
 
 /// How a client that breaks off leaves.

@@ -119,18 +119,24 @@ pub(crate) fn connect(address: SocketAddr) -> Result<TcpStream, String> {
 }
 
 /// Waits until the server has read everything `client` sent it: nothing is
-/// left unread in the kernel's receive queue of the server's end.
+/// left unread in the kernel's receive queue of the server's end. Fails at
+/// once if that end is gone from the kernel's table: the server has closed
+/// the connection (a close with bytes unread is a reset, which takes it out
+/// at once).
 pub(crate) fn wait_until_read(server: SocketAddr, client: SocketAddr) -> Result<(), String> {
     let deadline = Instant::now() + PATIENCE;
-    while unread_bytes(server, client) != Some(0) {
-        if Instant::now() > deadline {
-            return Err(format!(
-                "the server never read what the check sent it within {PATIENCE:?}"
-            ));
+    loop {
+        match unread_bytes(server, client) {
+            Some(0) => return Ok(()),
+            None => return Err("the server closed the connection".to_owned()),
+            Some(_) if Instant::now() > deadline => {
+                return Err(format!(
+                    "the server never read what the check sent it within {PATIENCE:?}"
+                ));
+            }
+            Some(_) => thread::yield_now(),
         }
-        thread::yield_now();
     }
-    Ok(())
 }
 
 /// Whether the server has ended, once a wait for its next line that began
