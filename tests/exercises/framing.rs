@@ -4,24 +4,11 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::Command;
 
 use book_tests::{Output, PATIENCE, Server, chopper};
 use listings::messages::{describe, reply_to};
-use listings::protocol::WAITING;
 
-use super::support::{next_line_until, with_last_words};
-
-/// `program` started as a server with `args`, its standard error merged
-/// into its standard output, once it has said where it listens and that it
-/// is waiting.
-fn start(program: &Path, args: &[&str]) -> Result<Server, String> {
-    let mut command = Command::new(program);
-    command.args(args);
-    let mut server = Server::start_command(command, Output::Merged)?;
-    next_line_until(&mut server, |line| line == WAITING)?;
-    Ok(server)
-}
+use super::support::{next_line_until, start_waiting, with_last_words};
 
 /// A connection to `address` whose reads and writes give up after
 /// [`PATIENCE`], and its local address.
@@ -94,7 +81,11 @@ fn line_exchange(server: &mut Server, sent: &[u8], message: Option<&[u8]>) -> Re
 }
 
 fn crlf(program: &Path) -> Result<(), String> {
-    let mut server = start(program, &["server", "-p", "0", "--max-line", "5"])?;
+    let mut server = start_waiting(
+        program,
+        &["server", "-p", "0", "--max-line", "5"],
+        Output::Merged,
+    )?;
     let cases: [(&[u8], Option<&[u8]>); 7] = [
         (b"Hello\r\n", Some(b"Hello")),
         (b"Hello\n", Some(b"Hello")),
@@ -198,7 +189,7 @@ fn served(server: &mut Server, messages: &[&[u8]]) -> Result<(), String> {
 }
 
 fn many_frames(program: &Path) -> Result<(), String> {
-    let mut server = start(program, &["server", "-p", "0"])?;
+    let mut server = start_waiting(program, &["server", "-p", "0"], Output::Merged)?;
     frames_in_turn(&mut server).map_err(|why| with_last_words(why, server))
 }
 

@@ -11,17 +11,9 @@ use std::thread;
 
 use book_tests::{Output, PATIENCE, Server, bin, run_command};
 use listings::messages::describe;
-use listings::protocol::{REPLY, REQUEST, WAITING};
+use listings::protocol::{REPLY, REQUEST};
 
-use super::support::{next_line_until, with_last_words};
-
-/// `command` started as a server, its standard error merged into its
-/// standard output, once it has said where it listens and that it waits.
-fn start(command: Command) -> Result<Server, String> {
-    let mut server = Server::start_command(command, Output::Merged)?;
-    next_line_until(&mut server, |line| line == WAITING)?;
-    Ok(server)
-}
+use super::support::{next_line_until, start_waiting, with_last_words};
 
 /// A file of `length` bytes of text in the temporary directory, removed
 /// when dropped.
@@ -65,9 +57,11 @@ fn send_file(program: &Path) -> Result<(), String> {
     let upper = file.bytes.to_ascii_uppercase();
 
     // Against `halfclose`'s own server.
-    let mut command = Command::new(bin("halfclose"));
-    command.args(["server", "-p", "0", "--timeout", "60"]);
-    let mut server = start(command)?;
+    let mut server = start_waiting(
+        &bin("halfclose"),
+        &["server", "-p", "0", "--timeout", "60"],
+        Output::Merged,
+    )?;
     let finished = send(program, server.address.port(), &file)?;
     let expected = [
         format!(
@@ -153,9 +147,11 @@ fn discarded(server: &mut Server, bytes: usize) -> Result<(), String> {
 }
 
 fn lingering_close(program: &Path) -> Result<(), String> {
-    let mut command = Command::new(program);
-    command.args(["server", "-p", "0", "--timeout", "60"]);
-    let mut server = start(command)?;
+    let mut server = start_waiting(
+        program,
+        &["server", "-p", "0", "--timeout", "60"],
+        Output::Merged,
+    )?;
     three_clients(&mut server).map_err(|why| with_last_words(why, server))
 }
 

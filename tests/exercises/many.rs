@@ -2,6 +2,11 @@
 //! `recvall` written with `.await`, a pool of workers sharing one
 //! listener, and a server that turns clients away when every slot is taken
 //! instead of leaving them in the backlog.
+//!
+//! A server's output is merged ([`Output::Merged`]) where a check waits for
+//! an `error:` line. (Written unbuffered, a line on standard error can
+//! arrive in pieces among other threads' lines; the checks wait for one
+//! only while nothing else runs.)
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -13,17 +18,7 @@ use listings::protocol::{
     REPLY, REPLY_SENT, REQUEST, SOCKET_PEER, accepted, closed_early, server_said,
 };
 
-use super::support::{lines_until, with_last_words};
-
-/// `program args...` started as a server, its output read as `output` says:
-/// [`Output::Merged`] where the check waits for an `error:` line. (Written
-/// unbuffered, a line on standard error can arrive in pieces among other
-/// threads' lines; the checks wait for one only while nothing else runs.)
-fn start(program: &Path, args: &[&str], output: Output) -> Result<Server, String> {
-    let mut command = Command::new(program);
-    command.args(args);
-    Server::start_command(command, output)
-}
+use super::support::{lines_until, start, with_last_words};
 
 /// Runs step 4's client against `port` and checks that it got the reply.
 fn step4_client(port: u16, through: &str) -> Result<(), String> {

@@ -14,18 +14,10 @@ use std::time::Instant;
 use book_tests::{Output, PATIENCE, Server, run_command, ss, tcp_table_row};
 use listings::protocol::{REPLY, REQUEST, WAITING, accepted};
 
-use super::support::next_line;
+use super::support::{next_line, start};
 
 /// `/proc/net/tcp`'s number for TIME_WAIT.
 const TIME_WAIT: &str = "06";
-
-/// `program` started as a server with `args`, once it has said where it
-/// listens.
-fn start(program: &Path, args: &[&str]) -> Result<Server, String> {
-    let mut command = Command::new(program);
-    command.args(args);
-    Server::start_command(command, Output::Apart)
-}
 
 /// Reads the server's lines until `line`.
 fn wait_for(server: &mut Server, line: &str) -> Result<(), String> {
@@ -74,7 +66,7 @@ fn restart_after_time_wait(
 ) -> Result<Result<(), String>, String> {
     let mut args = vec!["server", "-p", "0"];
     args.extend_from_slice(options);
-    let mut server = start(program, &args)?;
+    let mut server = start(program, &args, Output::Apart)?;
     let line = next_line(&mut server)?;
     if line != reported {
         return Err(format!(
@@ -86,10 +78,12 @@ fn restart_after_time_wait(
     leave_time_wait(&server)?;
     let port = server.port();
     drop(server); // killed, as Ctrl-C would: nothing listens on the port now
-    Ok(match start(program, &["server", "-p", &port]) {
-        Ok(_again) => Ok(()),
-        Err(why) => Err(why),
-    })
+    Ok(
+        match start(program, &["server", "-p", &port], Output::Apart) {
+            Ok(_again) => Ok(()),
+            Err(why) => Err(why),
+        },
+    )
 }
 
 fn no_reuseaddr(program: &Path) -> Result<(), String> {
@@ -135,7 +129,7 @@ fn listen_queue(port: &str) -> Result<(u32, u32), String> {
 fn probe_against(program: &Path, options: &[&str], backlog: u32) -> Result<(), String> {
     let mut args = vec!["server", "-p", "0"];
     args.extend_from_slice(options);
-    let mut server = start(program, &args)?;
+    let mut server = start(program, &args, Output::Apart)?;
     wait_for(&mut server, WAITING)?;
     let port = server.port();
     let (_, asked) = listen_queue(&port)?;

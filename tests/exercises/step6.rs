@@ -9,29 +9,13 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use book_tests::{Output, PATIENCE, Server};
-use listings::protocol::{REPLY, REQUEST, WAITING, accepted};
+use listings::protocol::{REPLY, REQUEST, accepted};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::support::{next_line_until, with_last_words};
-
-/// `program` started as a server with `args`, once it has said where it
-/// listens and that it is waiting.
-///
-/// The checks go by what the server does to connections and by the lines
-/// on its standard output, not by its standard error: written unbuffered,
-/// a line there can reach a terminal (or a pipe shared with standard
-/// output) in pieces, among the lines that other threads print.
-fn start(program: &Path, args: &[&str]) -> Result<Server, String> {
-    let mut command = Command::new(program);
-    command.args(args);
-    let mut server = Server::start_command(command, Output::Apart)?;
-    next_line_until(&mut server, |line| line == WAITING)?;
-    Ok(server)
-}
+use super::support::{next_line_until, start_waiting, with_last_words};
 
 /// A connection from `from` (any port) to `to`, whose reads give up after
 /// [`PATIENCE`], and its local address.
@@ -88,7 +72,11 @@ fn against(
     args: &[&str],
     check: impl FnOnce(&mut Server) -> Result<(), String>,
 ) -> Result<(), String> {
-    let mut server = start(program, args)?;
+    // The checks go by what the server does to connections and by the lines
+    // on its standard output, not by its standard error: written unbuffered,
+    // a line there can reach a terminal (or a pipe shared with standard
+    // output) in pieces, among the lines that other threads print.
+    let mut server = start_waiting(program, args, Output::Apart)?;
     check(&mut server).map_err(|why| with_last_words(why, server))
 }
 

@@ -10,13 +10,25 @@ use std::thread;
 use std::time::Instant;
 
 use book_tests::{Finished, Output, PATIENCE, Server, run_command, unread_bytes};
-use listings::protocol::{INCOMING, REPLY, server_said};
+use listings::protocol::{INCOMING, REPLY, WAITING, server_said};
 
 /// `program args...` started, once it has said where it listens.
 pub(crate) fn start(program: &Path, args: &[&str], output: Output) -> Result<Server, String> {
     let mut command = Command::new(program);
     command.args(args);
     Server::start_command(command, output)
+}
+
+/// `program args...` started, once it has said where it listens and that
+/// it is waiting for a connection.
+pub(crate) fn start_waiting(
+    program: &Path,
+    args: &[&str],
+    output: Output,
+) -> Result<Server, String> {
+    let mut server = start(program, args, output)?;
+    next_line_until(&mut server, |line| line == WAITING)?;
+    Ok(server)
 }
 
 /// `program` started as a server on a free port, its stderr merged into its
