@@ -47,7 +47,7 @@ macro_rules! exercise {
             }
 
             #[test]
-            #[ignore = "checks your answer: cargo test --test exercises NAME::yours -- --ignored"]
+            #[ignore = "checks your answer in the skeleton file: run this test with -- --ignored"]
             fn yours() {
                 let yours = exercise(NAME);
                 if let Err(why) = $check(&yours) {
