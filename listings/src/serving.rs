@@ -60,9 +60,31 @@ pub struct ClientLimits {
     pub timeout: Duration,
 }
 
-/// How long the accept loop waits after `accept` failed for want of
+/// How long an accept loop waits after `accept` failed for want of
 /// resources, before it tries again (step 6's `ACCEPT_PAUSE`).
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// Whether `accept` failed because of one connection, aborted or reset
+/// before it was taken, and may be tried again at once; any other error
+/// (out of file descriptors or memory) calls for [`ACCEPT_PAUSE`] first
+/// (step 6's `about_one_connection`).
+pub fn about_one_connection(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    )
+}
+
+/// An address to connect to for a listener on `ip`: a server listening on
+/// every interface (0.0.0.0 or ::) is reached through loopback (step 6's
+/// `reachable`).
+pub fn reachable(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    }
+}
 
 /// Listens at `address` and serves each client on a thread of its own, at
 /// most `limits.max_connections` at once, until Ctrl-C; then lets the
@@ -94,10 +116,7 @@ where
                 Ok(accepted) => accepted,
                 Err(error) => {
                     eprintln!("error: accept: {error}");
-                    if !matches!(
-                        error.kind(),
-                        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
-                    ) {
+                    if !about_one_connection(&error) {
                         thread::sleep(ACCEPT_PAUSE);
                     }
                     continue;
@@ -145,12 +164,7 @@ fn finished(slots: &Slots) {
 /// Step 6's Ctrl-C: raise the flag, then connect to our own port to wake
 /// the accept loop; a second Ctrl-C exits at once.
 fn stop_on_ctrl_c(listening_at: SocketAddr, slots: Arc<Slots>) -> io::Result<()> {
-    let ip = match listening_at.ip() {
-        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    let wake_up = SocketAddr::new(ip, listening_at.port());
+    let wake_up = SocketAddr::new(reachable(listening_at.ip()), listening_at.port());
     ctrlc::set_handler(move || {
         if slots.stop() == Stop::Again {
             std::process::exit(130);

@@ -10,7 +10,7 @@
 //! client ──> chopper --listen 127.0.0.1:1061 ──pieces──> server on 127.0.0.1:1060
 //! ```
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::num::NonZeroUsize;
 use std::process::ExitCode;
@@ -18,6 +18,7 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
+use listings::serving::{ACCEPT_PAUSE, about_one_connection};
 use listings::{Admission, Slots};
 
 /// A TCP relay that forwards a client's bytes to a server in small pieces,
@@ -48,10 +49,6 @@ struct Settings {
     #[arg(long, value_name = "N", default_value = "64")]
     max_connections: NonZeroUsize,
 }
-
-/// How long the accept loop waits after `accept` failed for want of
-/// resources, before it tries again, as step 6 does.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 fn main() -> ExitCode {
     let settings: Settings = match listings::parse_args() {
@@ -113,15 +110,6 @@ fn main() -> ExitCode {
         }
     });
     ExitCode::SUCCESS
-}
-
-/// Whether `accept` failed because of one connection (it was reset before
-/// we took it), not for want of resources.
-fn about_one_connection(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
-    )
 }
 
 /// Relays one client's connection, from the address `accept` gave, until

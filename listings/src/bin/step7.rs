@@ -23,7 +23,7 @@
 //! `accept` on it; see `close`.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::num::NonZeroUsize;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver};
@@ -32,7 +32,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use listings::serving::{self, ClientLimits};
+// Step 6's conversation, client and handling of a failed `accept`.
+use listings::serving::{self, ACCEPT_PAUSE, ClientLimits, about_one_connection, reachable};
 use listings::{Admission, Finished, Slots, Stop, seconds};
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -197,20 +198,6 @@ fn pool_fits_open_file_limit(_workers: usize) -> io::Result<()> {
 }
 // ANCHOR_END: pool_fits
 
-/// How long a worker waits after `accept` failed for want of resources,
-/// before it tries again (step 6's pause).
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
-
-/// Whether `accept` failed because of one connection, aborted or reset
-/// before a worker took it: it tries again at once. Nothing `accept`
-/// reports ends the server (see step 6).
-fn about_one_connection(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
-    )
-}
-
 // ANCHOR: shared_listener
 /// The listening socket the pool shares, and which workers are in `accept`
 /// on it, so that Ctrl-C can get them out and close it.
@@ -362,16 +349,6 @@ fn new_socket(address: SocketAddr) -> io::Result<Socket> {
 /// those still in `accept` again: a woken worker leaves in a moment, so
 /// this is only a safety net for a wake-up call that failed.
 const WAKE_UP_ROUND: Duration = Duration::from_millis(100);
-
-/// An address to connect to for a listener on `ip`: a server listening on
-/// every interface (0.0.0.0 or ::) is reached through loopback.
-fn reachable(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    }
-}
 
 // ANCHOR: client
 /// Step 6's client, unchanged: the pool is the server's business.
