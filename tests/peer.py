@@ -78,6 +78,18 @@ def address(pair):
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def listen(host, port, backlog):
+    """A listening IPv4 socket at (host, port), with SO_REUSEADDR as tcp.py
+    sets it, once it has printed where it listens. The other Python peers
+    (peer_deadlock.py, peer_halfclose.py) start their servers with it too."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(backlog)
+    print("Listening at", address(listener.getsockname()), flush=True)
+    return listener
+
+
 def answer(conn, framing, limit):
     """Receives one message and answers it; returns the message."""
     if framing == "length":
@@ -91,11 +103,7 @@ def answer(conn, framing, limit):
 
 
 def serve(host, port, framing, limit):
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
-    listener.listen(1)
-    print("Listening at", address(listener.getsockname()), flush=True)
+    listener = listen(host, port, 1)
     while True:
         conn, peer = listener.accept()
         # A client that hangs up early (EOFError) or resets the connection

@@ -14,19 +14,13 @@ import socket
 import sys
 import threading
 
+from peer import address, listen
+
 ALPHABET = b"abcdefghijklmnopqrstuvwxyz"
 
 
-def address(pair):
-    return f"{pair[0]}:{pair[1]}"
-
-
 def serve(host, port):
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
-    listener.listen(1)
-    print("Listening at", address(listener.getsockname()), flush=True)
+    listener = listen(host, port, 1)
     while True:
         conn, peer = listener.accept()
         print("python server: connection from", address(peer), flush=True)

@@ -16,14 +16,11 @@ import argparse
 import socket
 import sys
 
+from peer import address, listen
+
 GREETING = "Hi from Python. This message ends where I shut down my sending side."
 # The server reads at most this much; beyond it, it stops serving the client.
 MAX_BYTES = 1 << 20
-
-
-def address(pair):
-    host, port = pair[0], pair[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def receive_to_eof(sock, limit):
@@ -41,11 +38,7 @@ def receive_to_eof(sock, limit):
 
 
 def serve(host, port):
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
-    listener.listen(5)
-    print("Listening at", address(listener.getsockname()), flush=True)
+    listener = listen(host, port, 5)
     while True:
         conn, peer = listener.accept()
         with conn:
