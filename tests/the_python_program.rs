@@ -9,12 +9,13 @@
 //! print the same lines, is in `tests/side_by_side.rs`.
 
 use std::fs;
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use book_tests::robust::unanswered_client;
 use book_tests::{
     Finished, closed_port, include, python, python_address, repo, run, tcp_py, tcp_py_server,
 };
@@ -168,13 +169,7 @@ fn tcp_py_server_waits_on_a_silent_client_and_the_next_waits_behind_it() {
     let port = silent.local_addr().unwrap().port();
     server.wait_for_stdout(&format!("  Socket peer: ('127.0.0.1', {port})"));
     // A good client: the backlog takes its connection, and it hears nothing.
-    let mut next = TcpStream::connect(server.address).unwrap();
-    next.write_all(REQUEST).unwrap();
-    next.set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let mut reply = [0; 16];
-    let waited = next.read(&mut reply).unwrap_err();
-    assert_eq!(waited.kind(), ErrorKind::WouldBlock, "{waited}");
+    let _next = unanswered_client(server.address);
     assert_eq!(server.next_stdout_line_within(Duration::ZERO), None);
     assert!(server.is_running());
 }
