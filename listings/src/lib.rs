@@ -19,13 +19,16 @@
 //!   for the programs after step 6 that are about something else
 //!   (`framed`, `lines`), and step 6's conversation and client for step 7,
 //!   which is about the pool that serves them; [`messages`]: what
-//!   `framed` and `lines` send and print.
+//!   `framed` and `lines` send and print;
+//! - [`deadlock`]: the `deadlock` tool's options, client and server, for
+//!   the exercises of its chapter, each about one function of it.
 //!
 //! The modules depend one way: `cli` uses `demo`, both use [`Failure`],
 //! `demo` uses `protocol`, `serving` uses `slots`, `protocol` and `cli`'s
-//! `seconds`, and nothing points back.
+//! `seconds`, `deadlock` uses `seconds` too, and nothing points back.
 
 mod cli;
+pub mod deadlock;
 mod demo;
 pub mod doubles;
 pub mod messages;

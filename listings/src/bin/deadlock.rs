@@ -23,6 +23,9 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Args;
+// What the chapter does not show: the progress counters, the alphabet the
+// client sends, reading the reply back and recognising a timeout.
+use listings::deadlock::{ALPHABET, Progress, is_timeout, receive};
 use listings::seconds;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
@@ -275,16 +278,6 @@ fn client(addresses: &[SocketAddr], options: &ClientOptions) -> io::Result<()> {
 }
 // ANCHOR_END: client
 
-/// How far the client got: bytes the socket took, bytes read back.
-#[derive(Default)]
-struct Progress {
-    sent: u64,
-    received: u64,
-}
-
-/// What the client sends: the alphabet, over and over.
-const ALPHABET: &[u8; 26] = b"abcdefghijklmnopqrstuvwxyz";
-
 // ANCHOR: naive
 /// All of `message`, then all of the reply: the order that deadlocks.
 fn send_then_receive(sock: &TcpStream, message: &[u8], progress: &mut Progress) -> io::Result<()> {
@@ -353,41 +346,3 @@ fn send(mut sock: &TcpStream, mut data: &[u8], sent: &mut u64) -> io::Result<()>
     Ok(())
 }
 // ANCHOR_END: send
-
-/// Reads the reply until `received` reaches `until`, checking that it is
-/// the message upper-cased.
-fn receive(mut sock: &TcpStream, until: u64, received: &mut u64) -> io::Result<()> {
-    const BUFFER: usize = 64 * 1024;
-    let mut buffer = [0; BUFFER];
-    // The reply from any byte on: its first 26 bytes start there.
-    let upper = ALPHABET.to_ascii_uppercase().repeat(BUFFER / 26 + 2);
-    while *received < until {
-        let want = (until - *received).min(BUFFER as u64) as usize;
-        let got = match sock.read(&mut buffer[..want]) {
-            Ok(0) => {
-                return Err(io::Error::new(
-                    ErrorKind::UnexpectedEof,
-                    format!("the server closed after sending back {received} bytes"),
-                ));
-            }
-            Ok(got) => got,
-            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error),
-        };
-        let start = (*received % 26) as usize;
-        if buffer[..got] != upper[start..start + got] {
-            return Err(io::Error::new(
-                ErrorKind::InvalidData,
-                format!("the reply after byte {received} is not the message upper-cased"),
-            ));
-        }
-        *received += got as u64;
-    }
-    Ok(())
-}
-
-/// A `write` or `read` that ran out of time: Unix reports `EAGAIN`, which
-/// std calls `WouldBlock`; Windows reports a timeout as such.
-fn is_timeout(error: &io::Error) -> bool {
-    matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
-}
