@@ -15,7 +15,7 @@ use std::process::Command;
 use book_tests::{Finished, Output, PATIENCE, Server, bin, python, repo, reset, run_command};
 use listings::protocol::WAITING;
 
-use super::support::{next_line_until, with_last_words};
+use super::support::{expect_line, next_line_until, with_last_words};
 
 /// How long a client may see nothing move before it gives up: far longer
 /// than anything takes that is not stuck.
@@ -82,15 +82,7 @@ fn scoped_reader(program: &Path) -> Result<(), String> {
 /// Waits for the server to say that it echoed `bytes` to a client.
 fn echoed(server: &mut Server, bytes: u64) -> Result<(), String> {
     let expected = format!("  Echoed {bytes} bytes; the client closed");
-    let line = next_line_until(server, |line| {
-        line.starts_with("  Echoed ") || line.starts_with("error: ")
-    })?;
-    if line != expected {
-        return Err(format!(
-            "the server printed {line:?}, where {expected:?} was expected"
-        ));
-    }
-    Ok(())
+    expect_line(server, "  Echoed ", &expected)
 }
 
 fn server_reads_ahead(program: &Path) -> Result<(), String> {

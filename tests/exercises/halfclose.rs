@@ -13,7 +13,7 @@ use book_tests::{Output, PATIENCE, Server, bin, run_command};
 use listings::messages::describe;
 use listings::protocol::{REPLY, REQUEST};
 
-use super::support::{next_line_until, start_waiting, with_last_words};
+use super::support::{expect_line, next_line_until, start_waiting, with_last_words};
 
 /// A file of `length` bytes of text in the temporary directory, removed
 /// when dropped.
@@ -135,15 +135,7 @@ fn connect(server: &Server) -> Result<TcpStream, String> {
 /// Waits for the server's line about what it discarded, and checks it.
 fn discarded(server: &mut Server, bytes: usize) -> Result<(), String> {
     let expected = format!("  Discarded {bytes} bytes after the message, then end of file");
-    let line = next_line_until(server, |line| {
-        line.starts_with("  Discarded ") || line.starts_with("error: ")
-    })?;
-    if line != expected {
-        return Err(format!(
-            "the server printed {line:?}, where {expected:?} was expected"
-        ));
-    }
-    Ok(())
+    expect_line(server, "  Discarded ", &expected)
 }
 
 fn lingering_close(program: &Path) -> Result<(), String> {

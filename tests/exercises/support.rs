@@ -198,6 +198,20 @@ pub(crate) fn next_line_until(
     }
 }
 
+/// Waits for the server's next line that starts with `prefix` (or reports
+/// an error), and checks that it is `expected`.
+pub(crate) fn expect_line(server: &mut Server, prefix: &str, expected: &str) -> Result<(), String> {
+    let line = next_line_until(server, |line| {
+        line.starts_with(prefix) || line.starts_with("error: ")
+    })?;
+    if line != expected {
+        return Err(format!(
+            "the server printed {line:?}, where {expected:?} was expected"
+        ));
+    }
+    Ok(())
+}
+
 /// The server's lines before the first that `wanted` accepts.
 pub(crate) fn lines_until(
     server: &mut Server,
