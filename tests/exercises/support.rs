@@ -232,13 +232,7 @@ pub(crate) fn lines_until(
 /// among them: read once the server has stopped. SIGKILL stops it at once,
 /// whatever it is waiting for; what it wrote before is in the pipe already.
 pub(crate) fn with_last_words(why: String, mut server: Server) -> String {
-    if server.is_running() {
-        // Not yet reaped, so the pid is still the server's, even if it has
-        // just exited.
-        let _ = Command::new("kill")
-            .args(["-KILL", &server.pid().to_string()])
-            .status();
-    }
+    server.kill();
     let mut printed = server.stdout.join("\n");
     let ended = server.wait_for_exit();
     printed.push('\n');

@@ -346,6 +346,13 @@ impl Server {
         assert!(status.success(), "cannot send SIGINT to {pid}");
     }
 
+    /// Stops the server at once with SIGKILL, whatever it is waiting for;
+    /// what it printed before is still there to read.
+    pub fn kill(&mut self) {
+        // std kills only a child not yet reaped, never a reused pid.
+        let _ = self.process.child.kill();
+    }
+
     /// Waits for the server to exit (it should, after [`Server::interrupt`]);
     /// returns its exit status and the lines it printed that the test had
     /// not read yet. Fails, after killing it, if it is still running after
